@@ -1,0 +1,226 @@
+// The agent run actor: one per agent run. It owns the conversation and runs the turn loop — ask the
+// model, dispatch every tool call of the turn concurrently, feed the results back in call order —
+// until the model answers without tool calls or the turn cap is hit.
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "loomflow/actors/spawn.hpp"
+#include "loomflow/json_schema.hpp"
+
+namespace loomflow::actors {
+
+namespace {
+
+struct AgentRunState {
+  std::shared_ptr<const detail::AgentImpl> agent;
+  std::shared_ptr<const CompiledAgent> compiled;
+  RunCompletion on_done;
+  caf::typed_response_promise<node_result> promise;
+  bool started = false;
+  bool finished = false;
+  run_context ctx;
+  std::string step;  // this run's step name; turns nest under it
+  int turn = 0;
+  node_result result;  // usage, trace, messages (the conversation)
+  // The turn's tool calls in flight.
+  std::vector<tool_result> tool_results;
+  std::size_t tools_pending = 0;
+
+  static inline const char* name = "loomflow.agent_run";
+};
+
+using self_ptr = run_actor::stateful_pointer<AgentRunState>;
+
+std::string who(const AgentRunState& st) { return "agent '" + st.agent->options.name + "' (step '" + st.step + "')"; }
+
+void finish(self_ptr self, Error error, std::string output) {
+  auto& st = self->state;
+  if (st.finished) return;
+  st.finished = true;
+  st.result.error = std::move(error);
+  st.result.output = std::move(output);
+  if (st.on_done) {
+    node_result copy = st.result;
+    st.promise.deliver(std::move(st.result));
+    st.on_done(std::move(copy));
+  } else {
+    st.promise.deliver(std::move(st.result));
+  }
+  self->quit();
+}
+
+// Checks a final answer against the agent's output schema.
+Expected<void> check_output(const AgentRunState& st, const std::string& output) {
+  const auto& schema_text = st.agent->options.output_schema;
+  if (schema_text.empty()) return {};
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(output);
+  } catch (const nlohmann::json::parse_error& e) {
+    return Error{ErrorCode::output_schema_violation,
+                 who(st) + ": the final answer is not JSON, but the agent has an output_schema: " + e.what()};
+  }
+  // The schema was validated when the agent was created.
+  auto schema = nlohmann::json::parse(schema_text);
+  if (auto violation = validate_json(schema, value))
+    return Error{ErrorCode::output_schema_violation,
+                 who(st) + ": the final answer does not match the output_schema: " + violation->to_string()};
+  return {};
+}
+
+void next_turn(self_ptr self);
+
+std::string turn_prefix(const AgentRunState& st) { return st.step + "/turn-" + std::to_string(st.turn); }
+
+void finish_tools(self_ptr self) {
+  auto& st = self->state;
+  // Index, not reference: appending the results may reallocate the conversation.
+  const std::size_t assistant = st.result.messages.size() - 1;
+  for (std::size_t k = 0; k < st.tool_results.size(); ++k) {
+    auto& r = st.tool_results[k];
+    const auto& call = st.result.messages[assistant].tool_calls[k];
+    auto message = Message::tool_result(call.id, call.name, std::move(r.content), r.is_error);
+    st.result.messages.push_back(std::move(message));
+  }
+  st.tool_results.clear();
+  next_turn(self);
+}
+
+void dispatch_tools(self_ptr self) {
+  auto& st = self->state;
+  const auto calls = st.result.messages.back().tool_calls;  // copy: messages grows while in flight
+  st.tool_results.assign(calls.size(), tool_result{});
+  st.tools_pending = calls.size();
+  const std::string prefix = turn_prefix(st);
+  for (std::size_t k = 0; k < calls.size(); ++k) {
+    std::string step = prefix + "/tool-" + std::to_string(k);
+    st.result.usage.tool_calls += 1;
+    auto found = st.agent->tool_index.find(calls[k].name);
+    if (found == st.agent->tool_index.end()) {
+      std::string known;
+      for (const auto& spec : st.agent->tool_specs) known += (known.empty() ? "" : ", ") + spec.name;
+      auto& r = st.tool_results[k];
+      r.is_error = true;
+      r.content = "unknown tool '" + calls[k].name + "'; available tools: " + (known.empty() ? "none" : known);
+      st.result.usage.tool_errors += 1;
+      st.result.trace.push_back(TraceStep{step, StepKind::tool, calls[k].name, false, r.content, 0, {}});
+      --st.tools_pending;
+      continue;
+    }
+    auto started = now_us();
+    self->request(st.compiled->tools[found->second], caf::infinite, tool_invocation{st.ctx, step, calls[k]})
+        .then(
+            [self, k, step, started, name = calls[k].name](tool_result& r) {
+              auto& st = self->state;
+              if (st.finished) return;
+              st.result.usage += r.usage;
+              for (auto& t : r.trace) st.result.trace.push_back(std::move(t));
+              if (r.is_error) st.result.usage.tool_errors += 1;
+              st.result.trace.push_back(TraceStep{step, StepKind::tool, name, !r.is_error,
+                                                  r.content.substr(0, 200), now_us() - started, {}});
+              st.tool_results[k] = std::move(r);
+              if (--st.tools_pending == 0) finish_tools(self);
+            },
+            [self, k, step, name = calls[k].name](caf::error& err) {
+              // A tool actor that vanished is a tool error the model sees, not a lost call.
+              auto& st = self->state;
+              if (st.finished) return;
+              auto& r = st.tool_results[k];
+              r.is_error = true;
+              r.content = "tool '" + name + "' did not answer: " + caf::to_string(err);
+              st.result.usage.tool_errors += 1;
+              st.result.trace.push_back(TraceStep{step, StepKind::tool, name, false, r.content, 0, {}});
+              if (--st.tools_pending == 0) finish_tools(self);
+            });
+  }
+  if (st.tools_pending == 0) finish_tools(self);  // every call named an unknown tool
+}
+
+void next_turn(self_ptr self) {
+  auto& st = self->state;
+  const auto& opts = st.agent->options;
+  if (st.turn >= opts.max_turns) {
+    finish(self,
+           Error{ErrorCode::max_turns_exceeded, "agent '" + opts.name + "' exceeded max_turns = " +
+                                                    std::to_string(opts.max_turns) + " (step '" + st.step +
+                                                    "') without a final answer"},
+           {});
+    return;
+  }
+  ++st.turn;
+  ModelRequest request{opts.model.name, opts.name, turn_prefix(st) + "/model", st.result.messages,
+                       st.agent->tool_specs, opts.output_schema};
+  auto started = now_us();
+  auto step = request.step_name;
+  self->request(st.compiled->model, caf::infinite, model_call{st.ctx, std::move(request)})
+      .then(
+          [self, step, started](model_result& r) {
+            auto& st = self->state;
+            if (st.finished) return;
+            r.response.usage.model_calls = 1;
+            st.result.usage += r.response.usage;
+            st.result.trace.push_back(TraceStep{step, StepKind::model, st.agent->options.model.name, !r.failed(),
+                                                r.failed() ? r.error.message : std::string(), now_us() - started,
+                                                r.response.usage});
+            if (r.failed()) {
+              finish(self, Error{r.error.code, who(st) + ": " + r.error.message}, {});
+              return;
+            }
+            r.response.message.role = Role::assistant;
+            st.result.messages.push_back(std::move(r.response.message));
+            if (!st.result.messages.back().tool_calls.empty()) {
+              dispatch_tools(self);
+              return;
+            }
+            std::string answer = st.result.messages.back().content;
+            if (auto ok = check_output(st, answer); !ok) {
+              finish(self, ok.error(), {});
+              return;
+            }
+            finish(self, Error{ErrorCode::ok, {}}, std::move(answer));
+          },
+          [self](caf::error& err) {
+            finish(self, Error{ErrorCode::internal, who(self->state) + ": the model actor did not answer: " +
+                                                        caf::to_string(err)},
+                   {});
+          });
+}
+
+run_actor::behavior_type agent_run(self_ptr self, std::shared_ptr<const detail::AgentImpl> agent,
+                                   std::shared_ptr<const CompiledAgent> compiled, RunCompletion on_done) {
+  auto& st = self->state;
+  st.agent = std::move(agent);
+  st.compiled = std::move(compiled);
+  st.on_done = std::move(on_done);
+  return {
+      [self](node_call& call) -> caf::typed_response_promise<node_result> {
+        auto& st = self->state;
+        st.promise = self->make_response_promise<node_result>();
+        if (st.started) {
+          st.promise.deliver(node_result{Error{ErrorCode::internal, "an agent run actor answers exactly one call"}});
+          return st.promise;
+        }
+        st.started = true;
+        st.ctx = std::move(call.ctx);
+        st.step = std::move(call.step);
+        if (!st.agent->options.instructions.empty())
+          st.result.messages.push_back(Message::system(st.agent->options.instructions));
+        st.result.messages.push_back(Message::user(std::move(call.input)));
+        next_turn(self);
+        return st.promise;
+      },
+      [self](cancel_atom) { finish(self, Error{ErrorCode::cancelled, who(self->state) + ": the run was cancelled"}, {}); },
+      [self](deadline_atom) {
+        finish(self, Error{ErrorCode::deadline_exceeded, who(self->state) + ": the run exceeded its deadline"}, {});
+      },
+  };
+}
+
+}  // namespace
+
+run_actor spawn_agent_run(caf::actor_system& sys, std::shared_ptr<const detail::AgentImpl> agent,
+                          std::shared_ptr<const CompiledAgent> compiled, RunCompletion on_done) {
+  return sys.spawn(agent_run, std::move(agent), std::move(compiled), std::move(on_done));
+}
+
+}  // namespace loomflow::actors

@@ -1,0 +1,67 @@
+#include "loomflow/actors/directory.hpp"
+
+#include <caf/all.hpp>
+
+namespace loomflow::actors {
+
+std::shared_ptr<const CompiledWorkflow> Directory::workflow(const std::shared_ptr<const detail::WorkflowImpl>& wf) {
+  std::lock_guard<std::recursive_mutex> guard(mutex_);
+  if (auto it = workflows_.find(wf.get()); it != workflows_.end()) return it->second.second;
+  auto compiled = std::make_shared<CompiledWorkflow>();
+  for (const auto& node : wf->nodes) {
+    node_actor handle;
+    switch (node->kind) {
+      case detail::NodeImpl::Kind::function: handle = spawn_function_node(sys_, node); break;
+      case detail::NodeImpl::Kind::agent: handle = spawn_agent_node(sys_, node->agent, agent(node->agent)); break;
+      case detail::NodeImpl::Kind::workflow:
+        handle = spawn_workflow_node(sys_, node->workflow, workflow(node->workflow));
+        break;
+    }
+    spawned_.push_back(caf::actor_cast<caf::strong_actor_ptr>(handle));
+    compiled->nodes.push_back(std::move(handle));
+  }
+  workflows_.emplace(wf.get(), std::make_pair(std::shared_ptr<const void>(wf), compiled));
+  return compiled;
+}
+
+std::shared_ptr<const CompiledAgent> Directory::agent(const std::shared_ptr<const detail::AgentImpl>& agent_impl) {
+  std::lock_guard<std::recursive_mutex> guard(mutex_);
+  if (auto it = agents_.find(agent_impl.get()); it != agents_.end()) return it->second.second;
+  auto compiled = std::make_shared<CompiledAgent>();
+  compiled->model = model(agent_impl->options.model.provider);
+  for (const auto& t : agent_impl->options.tools) {
+    // Tool holds its impl by shared_ptr; alias it so the directory keeps it alive.
+    compiled->tools.push_back(tool(std::shared_ptr<const detail::ToolImpl>(agent_impl, &t.impl())));
+  }
+  agents_.emplace(agent_impl.get(), std::make_pair(std::shared_ptr<const void>(agent_impl), compiled));
+  return compiled;
+}
+
+model_actor Directory::model(const std::shared_ptr<Provider>& provider) {
+  if (auto it = models_.find(provider.get()); it != models_.end()) return it->second.second;
+  auto handle = spawn_model(sys_, provider);
+  spawned_.push_back(caf::actor_cast<caf::strong_actor_ptr>(handle));
+  models_.emplace(provider.get(), std::make_pair(std::shared_ptr<const void>(provider), handle));
+  return handle;
+}
+
+tool_actor Directory::tool(const std::shared_ptr<const detail::ToolImpl>& t) {
+  if (auto it = tools_.find(t.get()); it != tools_.end()) return it->second.second;
+  tool_actor handle = t->kind == detail::ToolImpl::Kind::function ? spawn_function_tool(sys_, t)
+                                                                  : spawn_workflow_tool(sys_, t, workflow(t->workflow));
+  spawned_.push_back(caf::actor_cast<caf::strong_actor_ptr>(handle));
+  tools_.emplace(t.get(), std::make_pair(std::shared_ptr<const void>(t), handle));
+  return handle;
+}
+
+void Directory::shutdown() {
+  std::lock_guard<std::recursive_mutex> guard(mutex_);
+  for (auto& ptr : spawned_) caf::anon_send_exit(ptr, caf::exit_reason::user_shutdown);
+  spawned_.clear();
+  workflows_.clear();
+  agents_.clear();
+  models_.clear();
+  tools_.clear();
+}
+
+}  // namespace loomflow::actors

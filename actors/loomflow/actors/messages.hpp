@@ -1,0 +1,167 @@
+// loomflow/actors/messages.hpp — the typed messages Loomflow's actors exchange, and their `inspect`
+// overloads so CAF can serialize them (the cluster sends the same messages between processes).
+//
+// Messages carry names and data only — never closures or pointers. Every message of a run carries
+// the run's `UserId` and `SessionId` in its `run_context`. Register them all with
+// `register_message_types` (type_registry.hpp) in every process.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "loomflow/error.hpp"
+#include "loomflow/ids.hpp"
+#include "loomflow/message.hpp"
+#include "loomflow/provider.hpp"
+#include "loomflow/trace.hpp"
+
+namespace loomflow {
+
+// ---- inspect overloads for the public value types (found by ADL) -----------------------------------
+
+template <class Inspector, class Tag>
+typename Inspector::result_type inspect(Inspector& f, StrongId<Tag>& x) {
+  return f(caf::meta::type_name("loomflow.id"), x.mutable_value());
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, Error& x) {
+  return f(caf::meta::type_name("loomflow.error"), x.code, x.message);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ToolCall& x) {
+  return f(caf::meta::type_name("loomflow.tool_call"), x.id, x.name, x.arguments);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, Message& x) {
+  return f(caf::meta::type_name("loomflow.message"), x.role, x.content, x.tool_calls, x.tool_call_id, x.name,
+           x.is_error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, Usage& x) {
+  return f(caf::meta::type_name("loomflow.usage"), x.input_tokens, x.output_tokens, x.cached_input_tokens,
+           x.model_calls, x.tool_calls, x.tool_errors);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, TraceStep& x) {
+  return f(caf::meta::type_name("loomflow.trace_step"), x.step_name, x.kind, x.name, x.ok, x.detail, x.duration_us,
+           x.usage);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ToolSpec& x) {
+  return f(caf::meta::type_name("loomflow.tool_spec"), x.name, x.description, x.parameters_schema);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ModelRequest& x) {
+  return f(caf::meta::type_name("loomflow.model_request"), x.model, x.agent, x.step_name, x.messages, x.tools,
+           x.output_schema);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ModelResponse& x) {
+  return f(caf::meta::type_name("loomflow.model_response"), x.message, x.usage);
+}
+
+namespace actors {
+
+// Control atoms (CAF 0.17 atoms: at most 10 characters).
+using cancel_atom = caf::atom_constant<caf::atom("lf_cancel")>;
+using deadline_atom = caf::atom_constant<caf::atom("lf_dline")>;
+
+// Who a run is for; carried by every message of the run.
+struct run_context {
+  UserId user_id;
+  SessionId session_id;
+};
+
+// Run one node visit (or a whole workflow/agent, for coordinators and agent actors).
+struct node_call {
+  run_context ctx;
+  std::string step;   // stable step name of this visit, e.g. "classify#1"; nested steps extend it
+  std::string input;
+};
+
+// The outcome of a node_call. `error.code == ErrorCode::ok` means success.
+struct node_result {
+  Error error{ErrorCode::ok, {}};
+  std::string output;
+  Usage usage;
+  std::vector<TraceStep> trace;      // the subtree's steps (nested agents, workflows, tools)
+  std::vector<std::string> visited;  // coordinators: the nodes in the order they ran
+  std::vector<Message> messages;     // agent actors: the conversation
+  bool failed() const noexcept { return error.code != ErrorCode::ok; }
+};
+
+// One model call of an agent.
+struct model_call {
+  run_context ctx;
+  ModelRequest request;
+};
+
+struct model_result {
+  Error error{ErrorCode::ok, {}};
+  ModelResponse response;
+  bool failed() const noexcept { return error.code != ErrorCode::ok; }
+};
+
+// One tool dispatch of an agent turn.
+struct tool_invocation {
+  run_context ctx;
+  std::string step;   // e.g. "route_billing#1/turn-1/tool-0"
+  ToolCall call;
+};
+
+// A tool's outcome. Failures are results too (`is_error`): they go back to the model.
+struct tool_result {
+  std::string content;
+  bool is_error = false;
+  Usage usage;                    // of nested runs (workflow tools)
+  std::vector<TraceStep> trace;   // of nested runs
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_context& x) {
+  return f(caf::meta::type_name("loomflow.run_context"), x.user_id, x.session_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_call& x) {
+  return f(caf::meta::type_name("loomflow.node_call"), x.ctx, x.step, x.input);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_result& x) {
+  return f(caf::meta::type_name("loomflow.node_result"), x.error, x.output, x.usage, x.trace, x.visited, x.messages);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_call& x) {
+  return f(caf::meta::type_name("loomflow.model_call"), x.ctx, x.request);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_result& x) {
+  return f(caf::meta::type_name("loomflow.model_result"), x.error, x.response);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tool_invocation& x) {
+  return f(caf::meta::type_name("loomflow.tool_invocation"), x.ctx, x.step, x.call);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tool_result& x) {
+  return f(caf::meta::type_name("loomflow.tool_result"), x.content, x.is_error, x.usage, x.trace);
+}
+
+}  // namespace actors
+}  // namespace loomflow

@@ -1,0 +1,54 @@
+// loomflow/actors/spawn.hpp — how the runtime's actors are made, and the compiled form of a
+// definition: the actor handles its runs talk to.
+//
+// A Workflow or Agent definition is compiled once per Runtime (see directory.hpp) into shared,
+// stateless actors: one node actor per workflow node, one model actor per provider, one tool actor
+// per tool. Each run then spawns only its own coordinator (workflows) or agent-run actor (agents).
+// Thread-safety: the compiled structs are immutable after construction; spawn functions may be
+// called from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "loomflow/actors/interfaces.hpp"
+#include "loomflow/detail/definitions.hpp"
+
+namespace loomflow::actors {
+
+struct CompiledAgent {
+  model_actor model;
+  std::vector<tool_actor> tools;  // parallel to AgentImpl::tool_specs
+};
+
+struct CompiledWorkflow {
+  std::vector<node_actor> nodes;  // parallel to WorkflowImpl::nodes
+};
+
+// Called once with a top-level run's result, on the actor's thread; must not block.
+using RunCompletion = std::function<void(node_result&&)>;
+
+// Per-run actors: answer one node_call (and call `on_done` when given), then quit.
+run_actor spawn_coordinator(caf::actor_system& sys, std::shared_ptr<const detail::WorkflowImpl> workflow,
+                            std::shared_ptr<const CompiledWorkflow> compiled, RunCompletion on_done = {});
+run_actor spawn_agent_run(caf::actor_system& sys, std::shared_ptr<const detail::AgentImpl> agent,
+                          std::shared_ptr<const CompiledAgent> compiled, RunCompletion on_done = {});
+
+// Shared actors, one per definition.
+node_actor spawn_function_node(caf::actor_system& sys, std::shared_ptr<const detail::NodeImpl> node);
+node_actor spawn_agent_node(caf::actor_system& sys, std::shared_ptr<const detail::AgentImpl> agent,
+                            std::shared_ptr<const CompiledAgent> compiled);
+node_actor spawn_workflow_node(caf::actor_system& sys, std::shared_ptr<const detail::WorkflowImpl> workflow,
+                               std::shared_ptr<const CompiledWorkflow> compiled);
+model_actor spawn_model(caf::actor_system& sys, std::shared_ptr<Provider> provider);
+tool_actor spawn_function_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool);
+tool_actor spawn_workflow_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool,
+                               std::shared_ptr<const CompiledWorkflow> compiled);
+
+// Microseconds since an arbitrary epoch, for step durations.
+std::uint64_t now_us() noexcept;
+
+}  // namespace loomflow::actors

@@ -1,0 +1,152 @@
+#include "loomflow/runtime.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "loomflow/actors/directory.hpp"
+#include "loomflow/actors/type_registry.hpp"
+
+namespace loomflow {
+
+namespace detail {
+
+struct RunState {
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  std::optional<Expected<RunResult>> result;
+  actors::run_actor actor;
+  UserId user_id;
+  SessionId session_id;
+
+  void complete(actors::node_result&& r) {
+    Expected<RunResult> out = Error{ErrorCode::internal, {}};
+    if (r.failed()) {
+      out = std::move(r.error);
+    } else {
+      RunResult rr;
+      rr.output = std::move(r.output);
+      rr.visited = std::move(r.visited);
+      rr.usage = r.usage;
+      rr.trace = std::move(r.trace);
+      rr.messages = std::move(r.messages);
+      rr.user_id = user_id;
+      rr.session_id = session_id;
+      out = std::move(rr);
+    }
+    {
+      std::lock_guard<std::mutex> guard(mutex);
+      result.emplace(std::move(out));
+      actor = nullptr;
+    }
+    done_cv.notify_all();
+  }
+};
+
+}  // namespace detail
+
+Expected<RunResult> RunHandle::wait() const {
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  state_->done_cv.wait(lock, [this] { return state_->result.has_value(); });
+  return *state_->result;
+}
+
+bool RunHandle::ready() const {
+  std::lock_guard<std::mutex> guard(state_->mutex);
+  return state_->result.has_value();
+}
+
+void RunHandle::cancel() const {
+  actors::run_actor target;
+  {
+    std::lock_guard<std::mutex> guard(state_->mutex);
+    target = state_->actor;
+  }
+  if (target) caf::anon_send(target, actors::cancel_atom::value);
+}
+
+namespace {
+
+caf::actor_system_config& configure(caf::actor_system_config& cfg, const RuntimeConfig& config) {
+  std::size_t threads = config.worker_threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", threads);
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  actors::register_message_types(cfg);
+  return cfg;
+}
+
+}  // namespace
+
+struct Runtime::Impl {
+  explicit Impl(const RuntimeConfig& config) : system(configure(cfg, config)), directory(system) {
+    threads = config.worker_threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.worker_threads;
+  }
+
+  // A fresh session id: "s-" and 128 random bits in hex.
+  SessionId fresh_session() {
+    std::lock_guard<std::mutex> guard(rng_mutex);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string id = "s-";
+    for (int i = 0; i < 2; ++i) {
+      auto bits = rng();
+      for (int k = 0; k < 16; ++k, bits >>= 4) id += hex[bits & 0xf];
+    }
+    return SessionId{std::move(id)};
+  }
+
+  template <class Spawn>
+  RunHandle launch(Spawn spawn, std::string root_step, std::string input, RunOptions options) {
+    auto state = std::make_shared<detail::RunState>();
+    state->user_id = std::move(options.user_id);
+    state->session_id = options.session_id.empty() ? fresh_session() : std::move(options.session_id);
+    actors::run_context ctx{state->user_id, state->session_id};
+    // The completion keeps the state alive until the run ends, whether or not a handle is kept.
+    auto actor = spawn([state](actors::node_result&& r) { state->complete(std::move(r)); });
+    {
+      std::lock_guard<std::mutex> guard(state->mutex);
+      if (!state->result) state->actor = actor;
+    }
+    caf::anon_send(actor, actors::node_call{std::move(ctx), std::move(root_step), std::move(input)});
+    if (options.timeout.count() > 0) caf::delayed_anon_send(actor, options.timeout, actors::deadline_atom::value);
+    return RunHandle(std::move(state));
+  }
+
+  caf::actor_system_config cfg;
+  caf::actor_system system;
+  actors::Directory directory;
+  std::size_t threads = 1;
+  std::mutex rng_mutex;
+  std::mt19937_64 rng{std::random_device{}()};
+};
+
+Runtime::Runtime(RuntimeConfig config) : impl_(std::make_unique<Impl>(config)) {}
+
+Runtime::~Runtime() {
+  impl_->directory.shutdown();
+  // caf::actor_system's destructor waits for every actor to finish.
+}
+
+std::size_t Runtime::worker_threads() const noexcept { return impl_->threads; }
+
+RunHandle Runtime::start(const Workflow& workflow, std::string input, RunOptions options) {
+  auto compiled = impl_->directory.workflow(workflow.shared_impl());
+  auto wf = workflow.shared_impl();
+  return impl_->launch(
+      [&](actors::RunCompletion done) { return actors::spawn_coordinator(impl_->system, wf, compiled, std::move(done)); },
+      std::string(), std::move(input), std::move(options));
+}
+
+RunHandle Runtime::start(const Agent& agent, std::string input, RunOptions options) {
+  auto compiled = impl_->directory.agent(agent.shared_impl());
+  auto impl = agent.shared_impl();
+  return impl_->launch(
+      [&](actors::RunCompletion done) { return actors::spawn_agent_run(impl_->system, impl, compiled, std::move(done)); },
+      agent.name(), std::move(input), std::move(options));
+}
+
+}  // namespace loomflow

@@ -1,0 +1,75 @@
+// loomflow/runtime.hpp — `Runtime`: where Agents and Workflows run, as CAF actors.
+//
+//   loomflow::Runtime runtime;                                   // owns the actor system
+//   auto result = runtime.run(workflow, "My card was charged twice.",
+//                             {.user_id = loomflow::UserId{"alice"}});
+//   if (result) std::cout << result->output;
+//
+// A Runtime owns one actor system (its worker threads) and compiles each definition into shared
+// actors on first use. Any number of runs may be in flight at once, started from any thread.
+// `run` blocks the calling thread until the result is ready: never call it from inside a node or
+// tool function (those run on the runtime's own threads) — compose with Node::workflow or
+// Workflow::as_tool instead. Destroying the Runtime stops its actors; runs still in flight fail.
+// Thread-safety: all member functions are thread-safe; RunHandle may be shared between threads.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "loomflow/agent.hpp"
+#include "loomflow/error.hpp"
+#include "loomflow/run.hpp"
+#include "loomflow/workflow.hpp"
+
+namespace loomflow {
+
+struct RuntimeConfig {
+  std::size_t worker_threads = 0;  // scheduler threads; 0 = one per core (default)
+};
+
+namespace detail {
+struct RunState;
+}
+
+// A run in flight.
+class RunHandle {
+ public:
+  // Blocks until the run finished; returns its result or the error that ended it.
+  Expected<RunResult> wait() const;
+  // True once wait() would not block.
+  bool ready() const;
+  // Asks the run to stop; wait() then returns a `cancelled` error (unless it already finished).
+  void cancel() const;
+
+  explicit RunHandle(std::shared_ptr<detail::RunState> state) : state_(std::move(state)) {}
+
+ private:
+  std::shared_ptr<detail::RunState> state_;
+};
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeConfig config = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  RunHandle start(const Workflow& workflow, std::string input, RunOptions options = {});
+  RunHandle start(const Agent& agent, std::string input, RunOptions options = {});
+
+  Expected<RunResult> run(const Workflow& workflow, std::string input, RunOptions options = {}) {
+    return start(workflow, std::move(input), std::move(options)).wait();
+  }
+  Expected<RunResult> run(const Agent& agent, std::string input, RunOptions options = {}) {
+    return start(agent, std::move(input), std::move(options)).wait();
+  }
+
+  std::size_t worker_threads() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace loomflow

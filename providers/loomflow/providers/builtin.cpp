@@ -1,0 +1,160 @@
+#include "loomflow/providers/builtin.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace loomflow::providers {
+
+std::uint64_t approximate_tokens(std::string_view text) noexcept { return (text.size() + 3) / 4; }
+
+namespace {
+
+Usage approximate_usage(const ModelRequest& request, const Message& reply) {
+  Usage usage;
+  for (const auto& m : request.messages) usage.input_tokens += approximate_tokens(m.content) + 1;
+  usage.output_tokens = approximate_tokens(reply.content);
+  for (const auto& call : reply.tool_calls) usage.output_tokens += approximate_tokens(call.arguments) + 1;
+  return usage;
+}
+
+}  // namespace
+
+Expected<ModelResponse> EchoProvider::complete(const ModelRequest& request) {
+  for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it) {
+    if (it->role == Role::user) {
+      ModelResponse response{Message::assistant(it->content), {}};
+      response.usage = approximate_usage(request, response.message);
+      return response;
+    }
+  }
+  return Error{ErrorCode::model_error, "echo model (step '" + request.step_name + "'): the request has no user message"};
+}
+
+ScriptedProvider::ScriptedProvider(std::vector<ScriptedReply> script)
+    : script_(script.begin(), script.end()), total_(script.size()) {}
+
+Expected<ModelResponse> ScriptedProvider::complete(const ModelRequest& request) {
+  ScriptedReply reply;
+  std::size_t call_number = 0;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    call_number = ++calls_;
+    if (script_.empty())
+      return Error{ErrorCode::script_exhausted,
+                   "scripted model: unexpected call #" + std::to_string(call_number) + " from agent '" + request.agent +
+                       "' at step '" + request.step_name + "': all " + std::to_string(total_) +
+                       " scripted replies were already consumed"};
+    const ScriptedReply& next = script_.front();
+    if (!next.expect.empty()) {
+      const std::string last = request.messages.empty() ? std::string() : request.messages.back().content;
+      if (last.find(next.expect) == std::string::npos)
+        return Error{ErrorCode::script_mismatch,
+                     "scripted model: call #" + std::to_string(call_number) + " from agent '" + request.agent +
+                         "' at step '" + request.step_name + "' expected the last message to contain \"" + next.expect +
+                         "\" but it was \"" + last + "\""};
+    }
+    reply = std::move(script_.front());
+    script_.pop_front();
+  }
+  for (std::size_t i = 0; i < reply.tool_calls.size(); ++i)
+    if (reply.tool_calls[i].id.empty())
+      reply.tool_calls[i].id = "call_" + std::to_string(call_number) + "_" + std::to_string(i);
+  ModelResponse response{Message::assistant(std::move(reply.text), std::move(reply.tool_calls)), {}};
+  response.usage = approximate_usage(request, response.message);
+  return response;
+}
+
+std::size_t ScriptedProvider::remaining() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return script_.size();
+}
+
+std::size_t ScriptedProvider::calls() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return calls_;
+}
+
+Expected<void> ScriptedProvider::verify_consumed() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (script_.empty()) return {};
+  std::string message = "scripted model: " + std::to_string(script_.size()) + " of " + std::to_string(total_) +
+                        " scripted replies were never consumed; the next one is ";
+  const auto& next = script_.front();
+  if (!next.tool_calls.empty())
+    message += "a call of tool '" + next.tool_calls.front().name + "'";
+  else
+    message += "\"" + next.text + "\"";
+  return Error{ErrorCode::script_exhausted, std::move(message)};
+}
+
+Model echo(std::string model_name) { return Model{std::make_shared<EchoProvider>(), std::move(model_name)}; }
+
+Model scripted(std::vector<ScriptedReply> script, std::string model_name) {
+  return Model{std::make_shared<ScriptedProvider>(std::move(script)), std::move(model_name)};
+}
+
+Expected<std::vector<ScriptedReply>> script_from_json(const nlohmann::json& script, const std::string& json_path) {
+  auto fail = [](const std::string& path, const std::string& what) -> Error {
+    return Error{ErrorCode::invalid_spec, path + ": " + what};
+  };
+  if (!script.is_array()) return fail(json_path, "expected an array of scripted replies");
+  std::vector<ScriptedReply> out;
+  for (std::size_t i = 0; i < script.size(); ++i) {
+    const auto& item = script[i];
+    const std::string path = json_path + "[" + std::to_string(i) + "]";
+    if (!item.is_object()) return fail(path, "expected an object with \"text\" and/or \"tool_calls\"");
+    ScriptedReply reply;
+    for (const auto& [key, value] : item.items()) {
+      if (key == "text") {
+        if (!value.is_string()) return fail(path + ".text", "expected a string");
+        reply.text = value.get<std::string>();
+      } else if (key == "expect") {
+        if (!value.is_string()) return fail(path + ".expect", "expected a string");
+        reply.expect = value.get<std::string>();
+      } else if (key == "tool_calls") {
+        if (!value.is_array()) return fail(path + ".tool_calls", "expected an array");
+        for (std::size_t k = 0; k < value.size(); ++k) {
+          const auto& call = value[k];
+          const std::string cpath = path + ".tool_calls[" + std::to_string(k) + "]";
+          if (!call.is_object()) return fail(cpath, "expected an object with \"name\" and \"arguments\"");
+          ToolCall tc;
+          for (const auto& [ckey, cvalue] : call.items()) {
+            if (ckey == "name" && cvalue.is_string()) tc.name = cvalue.get<std::string>();
+            else if (ckey == "id" && cvalue.is_string()) tc.id = cvalue.get<std::string>();
+            else if (ckey == "arguments") tc.arguments = cvalue.is_string() ? cvalue.get<std::string>() : cvalue.dump();
+            else return fail(cpath + "." + ckey, ckey == "name" || ckey == "id" ? "expected a string" : "unknown field");
+          }
+          if (tc.name.empty()) return fail(cpath, "missing required field \"name\"");
+          if (tc.arguments.empty()) tc.arguments = "{}";
+          reply.tool_calls.push_back(std::move(tc));
+        }
+      } else {
+        return fail(path + "." + key, "unknown field (expected text, tool_calls or expect)");
+      }
+    }
+    if (reply.text.empty() && reply.tool_calls.empty())
+      return fail(path, "a scripted reply needs \"text\" or \"tool_calls\"");
+    out.push_back(std::move(reply));
+  }
+  return out;
+}
+
+Expected<Model> builtin_model(std::string_view model_name, const nlohmann::json& agent, const std::string& json_path) {
+  if (model_name == "echo") return echo();
+  if (model_name == "scripted") {
+    auto it = agent.find("script");
+    if (it == agent.end())
+      return Error{ErrorCode::invalid_spec, json_path + ": model \"scripted\" needs a \"script\" array of replies"};
+    auto script = script_from_json(*it, json_path + ".script");
+    if (!script) return script.error();
+    return scripted(std::move(*script));
+  }
+  return Error{ErrorCode::invalid_spec, json_path + ".model: unknown model \"" + std::string(model_name) +
+                                            "\" (built-in models: \"echo\", \"scripted\")"};
+}
+
+Expected<void> verify_consumed(const Model& model) {
+  if (auto* s = dynamic_cast<const ScriptedProvider*>(model.provider.get())) return s->verify_consumed();
+  return {};
+}
+
+}  // namespace loomflow::providers

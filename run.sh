@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The entry script behind the README's two commands, on a fresh Debian 12 machine:
+#   ./run.sh main   install dependencies, build, run the main job (the support example, offline)
+#   ./run.sh test   install dependencies, build, run every test suite (what CI runs)
+# Both are idempotent: packages already installed are not reinstalled, the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev libcli11-dev libgtest-dev)
+BUILD_DIR=${LOOMFLOW_BUILD_DIR:-build}
+JOBS=${LOOMFLOW_JOBS:-2}
+
+install_dependencies() {
+  local missing=()
+  for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "==> installing: ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD_DIR" -j "$JOBS" "$@"
+}
+
+case "${1:-}" in
+  main)
+    install_dependencies
+    build --target loomflow
+    "$BUILD_DIR/tools_cli/loomflow" run tools_cli/examples/support.json \
+      --input "My card was charged twice." --user alice
+    ;;
+  test)
+    install_dependencies
+    build
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+    ;;
+  *)
+    echo "usage: $0 main|test" >&2
+    exit 2
+    ;;
+esac

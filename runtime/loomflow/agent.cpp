@@ -1,0 +1,78 @@
+#include "loomflow/agent.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "loomflow/detail/definitions.hpp"
+#include "loomflow/json_schema.hpp"
+
+namespace loomflow {
+
+bool is_valid_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// Parses and checks a JSON Schema given as text; `what` names it in the error.
+Expected<void> check_schema_text(const std::string& text, const std::string& what) {
+  nlohmann::json schema;
+  try {
+    schema = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return Error{ErrorCode::invalid_argument, what + " is not valid JSON: " + e.what()};
+  }
+  if (auto violation = check_schema(schema))
+    return Error{ErrorCode::invalid_argument, what + " is not a valid JSON Schema: " + violation->to_string()};
+  return {};
+}
+
+}  // namespace
+
+Expected<Tool> Tool::function(std::string name, std::string description, std::string parameters_schema, ToolFn fn,
+                              ToolOptions options) {
+  if (!is_valid_name(name))
+    return Error{ErrorCode::invalid_argument,
+                 "tool '" + name + "' has an invalid name (use [A-Za-z0-9_-], 1 to 64 characters)"};
+  if (!fn) return Error{ErrorCode::invalid_argument, "tool '" + name + "' has no function"};
+  if (parameters_schema.empty()) parameters_schema = R"({"type":"object"})";
+  if (auto ok = check_schema_text(parameters_schema, "tool '" + name + "' parameters schema"); !ok) return ok.error();
+  auto impl = std::make_shared<detail::ToolImpl>();
+  impl->kind = detail::ToolImpl::Kind::function;
+  impl->spec = ToolSpec{std::move(name), std::move(description), std::move(parameters_schema)};
+  impl->fn = std::move(fn);
+  impl->blocking = options.blocking;
+  return Tool(std::move(impl));
+}
+
+const ToolSpec& Tool::spec() const noexcept { return impl_->spec; }
+
+Expected<Agent> Agent::create(AgentOptions options) {
+  const std::string who = "agent '" + options.name + "'";
+  if (!is_valid_name(options.name))
+    return Error{ErrorCode::invalid_argument, who + " has an invalid name (use [A-Za-z0-9_-], 1 to 64 characters)"};
+  if (!options.model.provider) return Error{ErrorCode::invalid_argument, who + " has no model provider"};
+  if (options.max_turns < 1)
+    return Error{ErrorCode::invalid_argument,
+                 who + ": max_turns must be at least 1, got " + std::to_string(options.max_turns)};
+  if (!options.output_schema.empty())
+    if (auto ok = check_schema_text(options.output_schema, who + " output_schema"); !ok) return ok.error();
+  auto impl = std::make_shared<detail::AgentImpl>();
+  for (std::size_t i = 0; i < options.tools.size(); ++i) {
+    const auto& spec = options.tools[i].spec();
+    if (!impl->tool_index.emplace(spec.name, i).second)
+      return Error{ErrorCode::invalid_argument, who + " has two tools named '" + spec.name + "'"};
+    impl->tool_specs.push_back(spec);
+  }
+  impl->options = std::move(options);
+  return Agent(std::move(impl));
+}
+
+const std::string& Agent::name() const noexcept { return impl_->options.name; }
+const AgentOptions& Agent::options() const noexcept { return impl_->options; }
+
+}  // namespace loomflow

@@ -1,0 +1,59 @@
+// loomflow/tool.hpp — `Tool`: something an agent can call, described to the model by a `ToolSpec`.
+//
+// Kinds: a C++ function (`Tool::function`), or a workflow (`Workflow::as_tool`). A tool is an
+// immutable value, cheap to copy. Each call runs in its own actor, so the calls of one model turn
+// run concurrently; a function that blocks (I/O, subprocesses) must say so with
+// `ToolOptions::blocking` and then runs on a detached actor. Functions must be thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "loomflow/error.hpp"
+#include "loomflow/ids.hpp"
+#include "loomflow/provider.hpp"
+
+namespace loomflow {
+
+namespace detail {
+struct ToolImpl;
+}
+
+// What a tool function sees of the run that called it.
+struct ToolContext {
+  const UserId& user_id;
+  const SessionId& session_id;
+  std::string_view step_name;   // stable step name of this dispatch
+};
+
+// Returns the result text for the model, or an Error that goes back to the model as a tool error.
+using ToolFn = std::function<Expected<std::string>(const ToolContext&, std::string_view arguments_json)>;
+
+struct ToolOptions {
+  bool blocking = false;  // the function blocks: run it on a detached actor (default: no)
+};
+
+class Tool {
+ public:
+  // `parameters_schema` is the JSON Schema of the arguments object; empty means `{"type":"object"}`.
+  // Fails when the name is not [A-Za-z0-9_-]{1,64} or the schema is not valid JSON Schema.
+  static Expected<Tool> function(std::string name, std::string description, std::string parameters_schema,
+                                 ToolFn fn, ToolOptions options = {});
+
+  const ToolSpec& spec() const noexcept;
+  const std::string& name() const noexcept { return spec().name; }
+
+  // For the runtime's actors.
+  const detail::ToolImpl& impl() const noexcept { return *impl_; }
+  explicit Tool(std::shared_ptr<const detail::ToolImpl> impl) : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<const detail::ToolImpl> impl_;
+};
+
+// True when `name` may name a tool, node, agent or workflow: [A-Za-z0-9_-], 1..64 characters.
+bool is_valid_name(std::string_view name) noexcept;
+
+}  // namespace loomflow

@@ -1,0 +1,190 @@
+// The `loomflow` program: exit codes, human and --json output, spec errors, graph, version, help.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct Outcome {
+  int status = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string quote_arg(const std::string& arg) {
+  std::string q = "'";
+  for (char c : arg) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs the CLI with `args`, capturing stdout and stderr separately.
+Outcome loomflow(const std::vector<std::string>& args) {
+  static int counter = 0;
+  auto err_path = std::filesystem::temp_directory_path() /
+                  ("loomflow-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".err");
+  std::string command = quote_arg(LOOMFLOW_CLI);
+  for (const auto& a : args) command += " " + quote_arg(a);
+  command += " 2>" + quote_arg(err_path.string());
+  Outcome outcome;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return outcome;
+  std::array<char, 4096> buffer{};
+  std::size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) outcome.out.append(buffer.data(), n);
+  int raw = ::pclose(pipe);
+  outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  std::ifstream err(err_path);
+  outcome.err.assign(std::istreambuf_iterator<char>(err), {});
+  std::filesystem::remove(err_path);
+  return outcome;
+}
+
+const std::string kSupport = std::string(LOOMFLOW_SOURCE_DIR) + "/tools_cli/examples/support.json";
+
+// Writes a spec to a temporary file and returns its path.
+std::string spec_file(const std::string& name, const std::string& text) {
+  auto path = std::filesystem::temp_directory_path() / ("loomflow-" + std::to_string(::getpid()) + "-" + name + ".json");
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+const char* kMinimalWorkflow = R"("workflow": {"nodes": {"a": {"type": "template", "template": "<{input}>"}}})";
+
+}  // namespace
+
+TEST(Cli, VersionPrintsTheVersionAndSucceeds) {
+  auto r = loomflow({"--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("loomflow 0.1.0"), std::string::npos) << r.out;
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* sub : {"run", "graph", "bench"}) {
+    auto r = loomflow({sub, "--help"});
+    EXPECT_EQ(r.status, 0) << sub;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;
+  }
+}
+
+TEST(Cli, TheSupportExampleRoutesADoubleChargeToBilling) {
+  auto r = loomflow({"run", kSupport, "--input", "My card was charged twice.", "--user", "alice"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("double charge"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("visited: classify → route_billing"), std::string::npos) << r.out;
+}
+
+TEST(Cli, TheSupportExampleRoutesATechQuestionToTech) {
+  auto r = loomflow({"run", kSupport, "--input", "The app shows an error at login", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["visited"], nlohmann::json::array({"classify", "route_tech"}));
+  EXPECT_EQ(j["output"], "tech");  // the echo model repeats its input: the classifier's label
+}
+
+TEST(Cli, JsonOutputCarriesOutputVisitedUsageUserAndSession) {
+  auto r = loomflow({"run", kSupport, "--input", "My card was charged twice.", "--user", "alice", "--session", "s-42", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["visited"], nlohmann::json::array({"classify", "route_billing"}));
+  EXPECT_EQ(j["user_id"], "alice");
+  EXPECT_EQ(j["session_id"], "s-42");
+  EXPECT_EQ(j["usage"]["model_calls"], 2);
+  EXPECT_EQ(j["usage"]["tool_calls"], 1);
+  EXPECT_GT(j["usage"]["total_tokens"].get<int>(), 0);
+  EXPECT_TRUE(j["output"].get<std::string>().find("refund") != std::string::npos);
+  bool has_tool_step = false;
+  for (const auto& step : j["trace"]) has_tool_step |= step["step"] == "route_billing#1/turn-1/tool-0";
+  EXPECT_TRUE(has_tool_step) << j["trace"].dump();
+}
+
+TEST(Cli, GraphPrintsAMermaidFlowchart) {
+  auto r = loomflow({"graph", kSupport});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("flowchart TD", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("n_classify -- \"billing\" --> n_route_billing"), std::string::npos) << r.out;
+}
+
+TEST(Cli, MalformedJsonExitsWithStatusTwoNamingFileLineAndColumn) {
+  auto path = spec_file("malformed", "{\n  \"loomflow\": 1,\n  \"name\": \n}");
+  auto r = loomflow({"run", path, "--input", "x"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(path + ":4:1: malformed JSON"), std::string::npos) << r.err;
+}
+
+TEST(Cli, AnEdgeToNowhereExitsWithStatusTwoNamingTheJsonPath) {
+  auto path = spec_file("edge", R"({"loomflow": 1, "name": "w", "workflow": {"nodes": {"a": {"type": "template", "template": "x"}},
+    "edges": [{"from": "a", "to": "nowhere"}]}})");
+  auto r = loomflow({"run", path, "--input", "x"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(path + ": $.workflow.edges[0].to"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nowhere"), std::string::npos) << r.err;
+}
+
+TEST(Cli, AnUnknownNodeInARouterExitsWithStatusTwo) {
+  auto path = spec_file("router", R"({"loomflow": 1, "name": "w", "workflow": {"nodes": {"a": {"type": "template", "template": "x"}},
+    "routers": [{"from": "a", "routes": {"x": "ghost"}}]}})");
+  auto r = loomflow({"graph", path});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("$.workflow.routers[0].routes.x"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ARouterLabelWithoutTargetExitsWithStatusTwo) {
+  auto path = spec_file("label", R"({"loomflow": 1, "name": "w", "workflow": {"nodes": {"a": {"type": "template", "template": "x"}},
+    "routers": [{"from": "a", "routes": {"x": ""}}]}})");
+  auto r = loomflow({"run", path, "--input", "x"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("$.workflow.routers[0].routes.x"), std::string::npos) << r.err;
+}
+
+TEST(Cli, AnUnreachableNodeExitsWithStatusTwo) {
+  auto path = spec_file("unreachable", R"({"loomflow": 1, "name": "w", "workflow": {"nodes": {
+    "a": {"type": "template", "template": "x"}, "orphan": {"type": "template", "template": "y"}}}})");
+  auto r = loomflow({"run", path, "--input", "x"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("$.workflow.nodes.orphan"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unreachable"), std::string::npos) << r.err;
+}
+
+TEST(Cli, AWrongTypeExitsWithStatusTwoNamingExpectedAndActual) {
+  auto path = spec_file("type", std::string(R"({"loomflow": 1, "name": "w", "agents": {"x": {"model": "echo", "max_turns": "3"}}, )") +
+                                    kMinimalWorkflow + "}");
+  auto r = loomflow({"run", path, "--input", "x"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("$.agents.x.max_turns"), std::string::npos) << r.err;
+}
+
+TEST(Cli, AMissingSpecFileExitsWithStatusTwo) {
+  auto r = loomflow({"run", "/nonexistent/spec.json", "--input", "x"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("/nonexistent/spec.json"), std::string::npos) << r.err;
+}
+
+TEST(Cli, AMissingRequiredOptionExitsWithStatusTwo) {
+  auto r = loomflow({"run", kSupport});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--input"), std::string::npos) << r.err;
+}
+
+TEST(Cli, AnUnknownRouteLabelAtRunTimeExitsWithStatusOneNamingTheLabels) {
+  auto path = spec_file("runtime-label", R"({"loomflow": 1, "name": "w", "workflow": {"nodes": {
+      "a": {"type": "template", "template": "refund"}, "b": {"type": "template", "template": "b"}},
+    "routers": [{"from": "a", "routes": {"billing": "b"}}]}})");
+  auto r = loomflow({"run", path, "--input", "x", "--json"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("unknown label 'refund' (known labels: billing)"), std::string::npos) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["error"]["code"], "unknown_route_label");
+}
+
+TEST(Cli, BenchRejectsAnUnknownWorkload) {
+  auto r = loomflow({"bench", "--workload", "W99"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("W99"), std::string::npos) << r.err;
+}

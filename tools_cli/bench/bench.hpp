@@ -1,0 +1,86 @@
+// bench/bench.hpp — what the `loomflow bench` workloads share: timing, memory probes, the JSON line
+// every workload prints, and the workload entry points. The workloads are defined, language-neutrally,
+// in shared/bench/WORKLOADS.md; each returns its JSON line, or one with an "error" field.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "loomflow/runtime.hpp"
+
+namespace loomflow::cli::bench {
+
+using Json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+// Further runs after the primary (first) one; their median is reported as `warm_*`.
+inline constexpr int kWarmRuns = 5;
+
+// Wall and process CPU time (all threads, user + system) of one timed region, in milliseconds.
+struct Sample {
+  double wall_ms = 0;
+  double cpu_ms = 0;
+};
+
+double process_cpu_ms();                      // getrusage(RUSAGE_SELF): user + system
+double ms_between(Clock::time_point from, Clock::time_point to);
+double median(std::vector<double> values);
+double round3(double value);                  // keeps the JSON lines readable
+std::size_t rss_bytes();                      // current resident set, from /proc/self/statm
+double maxrss_mb();                           // peak resident set of the process so far (getrusage)
+
+// Times `region`. The CPU clock is read outside the wall-clock pair so its syscalls are not timed.
+template <class F>
+Sample measure(F&& region) {
+  const double cpu0 = process_cpu_ms();
+  const auto t0 = Clock::now();
+  region();
+  const auto t1 = Clock::now();
+  const double cpu1 = process_cpu_ms();
+  return Sample{ms_between(t0, t1), cpu1 - cpu0};
+}
+
+// A workload that is one run: the primary sample, then kWarmRuns more on the same definition.
+// Results are kept so they are verified after timing, not inside it.
+struct TimedRuns {
+  Sample first;
+  Sample warm;  // medians of the further runs
+  std::vector<Expected<RunResult>> results;  // first, then the warm runs
+};
+
+template <class Run>
+TimedRuns time_runs(Run&& run) {
+  TimedRuns out;
+  out.results.reserve(1 + kWarmRuns);
+  out.first = measure([&] { out.results.push_back(run()); });
+  std::vector<double> wall, cpu;
+  for (int i = 0; i < kWarmRuns; ++i) {
+    auto s = measure([&] { out.results.push_back(run()); });
+    wall.push_back(s.wall_ms);
+    cpu.push_back(s.cpu_ms);
+  }
+  out.warm = Sample{median(wall), median(cpu)};
+  return out;
+}
+
+// The fields every workload line starts with.
+Json header(const std::string& workload, const std::string& variant, Json params, std::size_t threads);
+// The line of a workload that failed (error or failed verification).
+Json error_line(const std::string& workload, const std::string& message);
+// Empty when `result` succeeded with output `expected`; otherwise what went wrong.
+std::string check_output(const Expected<RunResult>& result, const std::string& expected);
+
+// Graph workloads (workloads_graph.cpp).
+Json run_w1(const BenchArgs& args, std::size_t nodes, const std::string& workload);
+Json run_w2(const BenchArgs& args);
+Json run_w3(const BenchArgs& args);
+Json run_w6(const BenchArgs& args);
+// Agent workload (workloads_agent.cpp).
+Json run_w5(const BenchArgs& args);
+
+}  // namespace loomflow::cli::bench

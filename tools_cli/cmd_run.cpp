@@ -1,0 +1,92 @@
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "loomflow/providers/builtin.hpp"
+#include "loomflow/runtime.hpp"
+#include "loomflow/tools/builtin.hpp"
+
+namespace loomflow::cli {
+
+SpecEnvironment cli_environment() {
+  SpecEnvironment env;
+  env.make_model = providers::builtin_model;
+  env.functions = tools::builtin_functions();
+  env.tools = tools::builtin_tools();
+  return env;
+}
+
+namespace {
+
+nlohmann::ordered_json usage_json(const Usage& u) {
+  return {{"input_tokens", u.input_tokens},   {"output_tokens", u.output_tokens},
+          {"cached_input_tokens", u.cached_input_tokens}, {"total_tokens", u.total_tokens()},
+          {"model_calls", u.model_calls},     {"tool_calls", u.tool_calls},
+          {"tool_errors", u.tool_errors}};
+}
+
+nlohmann::ordered_json result_json(const LoadedSpec& spec, const RunResult& r) {
+  nlohmann::ordered_json trace = nlohmann::ordered_json::array();
+  for (const auto& t : r.trace) {
+    nlohmann::ordered_json step = {{"step", t.step_name}, {"kind", std::string(to_string(t.kind))},
+                                   {"name", t.name},      {"ok", t.ok},
+                                   {"duration_us", t.duration_us}};
+    if (!t.detail.empty()) step["detail"] = t.detail;
+    trace.push_back(std::move(step));
+  }
+  return {{"workflow", spec.name},        {"output", r.output},
+          {"visited", r.visited},         {"usage", usage_json(r.usage)},
+          {"user_id", r.user_id.str()},   {"session_id", r.session_id.str()},
+          {"trace", std::move(trace)}};
+}
+
+// A scripted model that was used but not used up means the script and the run disagree.
+Expected<void> check_scripts(const LoadedSpec& spec) {
+  for (const auto& [agent, model] : spec.models) {
+    auto* scripted = dynamic_cast<const providers::ScriptedProvider*>(model.provider.get());
+    if (scripted == nullptr || scripted->calls() == 0) continue;
+    if (auto ok = scripted->verify_consumed(); !ok)
+      return Error{ok.error().code, "agent '" + agent + "': " + ok.error().message};
+  }
+  return {};
+}
+
+}  // namespace
+
+int run_command(const RunArgs& args) {
+  auto spec = load_spec_file(args.spec, cli_environment());
+  if (!spec) {
+    std::cerr << "loomflow run: " << spec.error().message << "\n";
+    return 2;
+  }
+  Runtime runtime(RuntimeConfig{args.threads});
+  RunOptions options;
+  options.user_id = UserId{args.user};
+  options.session_id = SessionId{args.session};
+  options.timeout = std::chrono::milliseconds(args.timeout_ms);
+  auto result = runtime.run(spec->workflow, args.input, options);
+  Expected<void> scripts = result ? check_scripts(*spec) : Expected<void>{};
+  if (!result || !scripts) {
+    const Error& error = !result ? result.error() : scripts.error();
+    if (args.json) {
+      nlohmann::ordered_json out = {{"workflow", spec->name},
+                                    {"error", {{"code", std::string(to_string(error.code))}, {"message", error.message}}},
+                                    {"user_id", args.user}};
+      std::cout << out.dump() << "\n";
+    }
+    std::cerr << "loomflow run: " << error.describe() << "\n";
+    return 1;
+  }
+  if (args.json) {
+    std::cout << result_json(*spec, *result).dump() << "\n";
+    return 0;
+  }
+  std::cout << result->output << "\n";
+  std::cout << "visited: ";
+  for (std::size_t i = 0; i < result->visited.size(); ++i) std::cout << (i ? " → " : "") << result->visited[i];
+  std::cout << "\n";
+  return 0;
+}
+
+}  // namespace loomflow::cli
