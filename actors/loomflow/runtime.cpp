@@ -55,6 +55,12 @@ Expected<RunResult> RunHandle::wait() const {
   return *state_->result;
 }
 
+Expected<RunResult> RunHandle::take() const {
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  state_->done_cv.wait(lock, [this] { return state_->result.has_value(); });
+  return std::move(*state_->result);
+}
+
 bool RunHandle::ready() const {
   std::lock_guard<std::mutex> guard(state_->mutex);
   return state_->result.has_value();
@@ -87,14 +93,17 @@ struct Runtime::Impl {
     threads = config.worker_threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.worker_threads;
   }
 
-  // A fresh session id: "s-" and 128 random bits in hex.
-  SessionId fresh_session() {
-    std::lock_guard<std::mutex> guard(rng_mutex);
-    static constexpr char hex[] = "0123456789abcdef";
+  // A fresh session id: "s-" and 13 random base-62 digits (77 bits), short enough to stay in
+  // std::string's inline buffer as it is copied into every message of the run.
+  static SessionId fresh_session() {
+    static constexpr char digits[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    thread_local std::mt19937_64 rng{std::random_device{}()};
     std::string id = "s-";
-    for (int i = 0; i < 2; ++i) {
-      auto bits = rng();
-      for (int k = 0; k < 16; ++k, bits >>= 4) id += hex[bits & 0xf];
+    auto bits = rng();
+    for (int k = 0; k < 13; ++k) {
+      if (k == 10) bits = rng();  // 10 digits use ~60 bits; take fresh ones for the rest
+      id += digits[bits % 62];
+      bits /= 62;
     }
     return SessionId{std::move(id)};
   }
@@ -120,8 +129,6 @@ struct Runtime::Impl {
   caf::actor_system system;
   actors::Directory directory;
   std::size_t threads = 1;
-  std::mutex rng_mutex;
-  std::mt19937_64 rng{std::random_device{}()};
 };
 
 Runtime::Runtime(RuntimeConfig config) : impl_(std::make_unique<Impl>(config)) {}
@@ -132,6 +139,10 @@ Runtime::~Runtime() {
 }
 
 std::size_t Runtime::worker_threads() const noexcept { return impl_->threads; }
+
+void Runtime::prepare(const Workflow& workflow) { impl_->directory.workflow(workflow.shared_impl()); }
+
+void Runtime::prepare(const Agent& agent) { impl_->directory.agent(agent.shared_impl()); }
 
 RunHandle Runtime::start(const Workflow& workflow, std::string input, RunOptions options) {
   auto compiled = impl_->directory.workflow(workflow.shared_impl());

@@ -35,8 +35,11 @@ struct RunState;
 // A run in flight.
 class RunHandle {
  public:
-  // Blocks until the run finished; returns its result or the error that ended it.
+  // Blocks until the run finished; returns (a copy of) its result or the error that ended it.
   Expected<RunResult> wait() const;
+  // Blocks like wait(), then moves the result out: later wait()/take() calls on this handle or its
+  // copies see a moved-from result. For a single consumer that wants no copy.
+  Expected<RunResult> take() const;
   // True once wait() would not block.
   bool ready() const;
   // Asks the run to stop; wait() then returns a `cancelled` error (unless it already finished).
@@ -55,14 +58,19 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
+  // Compiles a definition now — spawns its shared node, model and tool actors — instead of on its
+  // first run. Optional: start() compiles on first use. Idempotent.
+  void prepare(const Workflow& workflow);
+  void prepare(const Agent& agent);
+
   RunHandle start(const Workflow& workflow, std::string input, RunOptions options = {});
   RunHandle start(const Agent& agent, std::string input, RunOptions options = {});
 
   Expected<RunResult> run(const Workflow& workflow, std::string input, RunOptions options = {}) {
-    return start(workflow, std::move(input), std::move(options)).wait();
+    return start(workflow, std::move(input), std::move(options)).take();
   }
   Expected<RunResult> run(const Agent& agent, std::string input, RunOptions options = {}) {
-    return start(agent, std::move(input), std::move(options)).wait();
+    return start(agent, std::move(input), std::move(options)).take();
   }
 
   std::size_t worker_threads() const noexcept;

@@ -32,6 +32,7 @@ double ms_between(Clock::time_point from, Clock::time_point to);
 double median(std::vector<double> values);
 double round3(double value);                  // keeps the JSON lines readable
 std::size_t rss_bytes();                      // current resident set, from /proc/self/statm
+std::size_t heap_bytes();                     // malloc's bytes in use, all arenas (mallinfo2)
 double maxrss_mb();                           // peak resident set of the process so far (getrusage)
 
 // Times `region`. The CPU clock is read outside the wall-clock pair so its syscalls are not timed.

@@ -1,6 +1,7 @@
 // bench/bench_main.cpp — `loomflow bench`: runs the workloads of shared/bench/WORKLOADS.md in order,
 // prints one JSON line per workload on stdout and, without --json, a short summary on stderr.
 // Also the timing, memory and JSON helpers the workloads share.
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -44,6 +45,11 @@ std::size_t rss_bytes() {
   std::size_t size_pages = 0, resident_pages = 0;
   statm >> size_pages >> resident_pages;
   return resident_pages * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::size_t heap_bytes() {
+  const auto info = mallinfo2();
+  return info.uordblks + info.hblkhd;  // small-chunk bytes in use + mmapped blocks
 }
 
 double maxrss_mb() {

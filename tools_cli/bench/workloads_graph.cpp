@@ -63,10 +63,10 @@ void put_timing(Json& line, const Sample& build, const TimedRuns& runs, const st
   line["warm_" + metric] = round3(runs.warm.wall_ms * 1000.0 / units);
 }
 
-// The Runtime spawns a workflow's node actors on its first start(), so the first run pays that.
-constexpr const char* kLazyCompileNote =
-    "build_compile_ms is WorkflowBuilder::build(); the runtime spawns the node actors lazily on the first "
-    "start() of a workflow, so total_ms (first run) includes that compilation and warm runs do not";
+// Compilation — WorkflowBuilder::build() plus Runtime::prepare(), which spawns the shared node
+// actors — is timed as build_compile_ms, outside the runs, as WORKLOADS.md asks.
+constexpr const char* kCompileNote =
+    "build_compile_ms = WorkflowBuilder::build() + Runtime::prepare() (spawning the shared node actors)";
 
 // W2's reducer for `items`: concatenates the branch updates (declaration order) into "0,1,...,99".
 Expected<std::string> concat_items(const std::vector<BranchOutput>& outputs) {
@@ -90,7 +90,10 @@ std::string count_items(std::string_view items) {
 Json run_w1(const BenchArgs& args, std::size_t nodes, const std::string& workload) {
   Runtime runtime(RuntimeConfig{args.threads});
   Expected<Workflow> wf = Error{ErrorCode::internal, "not built"};
-  const Sample build = measure([&] { wf = build_chain("w1_chain", nodes); });
+  const Sample build = measure([&] {
+    wf = build_chain("w1_chain", nodes);
+    if (wf) runtime.prepare(*wf);
+  });
   if (!wf) return error_line(workload, "building the chain failed: " + wf.error().describe());
 
   const TimedRuns runs = time_runs([&] { return runtime.run(*wf, "0"); });
@@ -101,7 +104,7 @@ Json run_w1(const BenchArgs& args, std::size_t nodes, const std::string& workloa
   put_timing(line, build, runs, "us_per_step", static_cast<double>(nodes));
   line["target"] = "us_per_step <= 1";
   line["target_met"] = line["us_per_step"].get<double>() <= 1.0;
-  line["note"] = kLazyCompileNote;
+  line["note"] = kCompileNote;
   return line;
 }
 
@@ -122,6 +125,7 @@ Json run_w2(const BenchArgs& args) {
     builder.add_parallel("start", branches, "join", concat_items);
     builder.add_edge("join", std::string(Workflow::END));
     wf = builder.build();
+    if (wf) runtime.prepare(*wf);
   });
   if (!wf) return error_line("W2", "building the fan-out failed: " + wf.error().describe());
 
@@ -157,7 +161,7 @@ Json run_w2(const BenchArgs& args) {
   line["target_met"] = line["us_per_run"].get<double>() <= 100.0;
   line["note"] = "join = add_parallel with a merge that concatenates the 100 branch outputs; the join node "
                  "counts the items. W2-send is not run: Loomflow has no Send-style dynamic fan-out. " +
-                 std::string(kLazyCompileNote);
+                 std::string(kCompileNote);
   return line;
 }
 
@@ -179,6 +183,7 @@ Json run_w3(const BenchArgs& args) {
              .add_router("inc", router, {{"again", "inc"}, {"done", std::string(Workflow::END)}})
              .max_visits_per_node(static_cast<int>(kIterations) + 10)
              .build();
+    if (wf) runtime.prepare(*wf);
   });
   if (!wf) return error_line("W3", "building the cycle failed: " + wf.error().describe());
 
@@ -195,7 +200,7 @@ Json run_w3(const BenchArgs& args) {
   put_timing(line, build, runs, "us_per_iter", static_cast<double>(kIterations));
   line["target"] = "us_per_iter <= 1";
   line["target_met"] = line["us_per_iter"].get<double>() <= 1.0;
-  line["note"] = kLazyCompileNote;
+  line["note"] = kCompileNote;
   return line;
 }
 
@@ -205,7 +210,9 @@ namespace {
 struct Round {
   Sample time;
   std::size_t rss_after_start = 0;  // sampled right after the last start()
+  std::size_t heap_after_start = 0;
   std::size_t unfinished_after_start = 0;
+  double start_loop_ms = 0;  // time to start all R runs
   std::vector<Expected<RunResult>> results;
 };
 
@@ -217,9 +224,12 @@ Round concurrent_round(Runtime& runtime, const Workflow& wf, std::size_t runs) {
   handles.reserve(runs);
   round.results.reserve(runs);
   round.time = measure([&] {
+    const auto t0 = Clock::now();
     for (std::size_t i = 0; i < runs; ++i) handles.push_back(runtime.start(wf, std::move(inputs[i])));
-    // Two cheap probes (one /proc read, one uncontended lock per handle) for the in-flight footprint.
+    round.start_loop_ms = ms_between(t0, Clock::now());
+    // Cheap probes (one /proc read, one mallinfo2, one uncontended lock per handle) for the in-flight footprint.
     round.rss_after_start = rss_bytes();
+    round.heap_after_start = heap_bytes();
     for (const auto& h : handles) round.unfinished_after_start += h.ready() ? 0 : 1;
     for (const auto& h : handles) round.results.push_back(h.wait());
   });
@@ -232,15 +242,14 @@ Json run_w6(const BenchArgs& args) {
   constexpr std::size_t kRuns = 1000, kNodes = 10;
   Runtime runtime(RuntimeConfig{args.threads});
   Expected<Workflow> wf = Error{ErrorCode::internal, "not built"};
-  const Sample build = measure([&] { wf = build_chain("w6_chain", kNodes); });
+  const Sample build = measure([&] {
+    wf = build_chain("w6_chain", kNodes);
+    if (wf) runtime.prepare(*wf);
+  });
   if (!wf) return error_line("W6", "building the chain failed: " + wf.error().describe());
 
   const std::size_t rss_before = rss_bytes();
-  Round first = concurrent_round(runtime, *wf, kRuns);
-  const double peak_mb = maxrss_mb();
-  std::vector<Round> warm;
-  for (int i = 0; i < kWarmRuns; ++i) warm.push_back(concurrent_round(runtime, *wf, kRuns));
-
+  const std::size_t heap_before = heap_bytes();
   auto verify = [&](const Round& round) -> std::string {
     for (std::size_t i = 0; i < kRuns; ++i) {
       if (auto problem = check_output(round.results[i], std::to_string(i + kNodes)); !problem.empty())
@@ -248,17 +257,24 @@ Json run_w6(const BenchArgs& args) {
     }
     return {};
   };
+  Round first = concurrent_round(runtime, *wf, kRuns);
   if (auto problem = verify(first); !problem.empty()) return error_line("W6", "verification failed: " + problem);
-  for (const auto& round : warm)
+  first.results = {};  // each round's results are dropped once verified, so they do not inflate the peak RSS
+  std::vector<double> warm_ms;
+  for (int i = 0; i < kWarmRuns; ++i) {
+    Round round = concurrent_round(runtime, *wf, kRuns);
     if (auto problem = verify(round); !problem.empty())
       return error_line("W6", "verification failed (warm round): " + problem);
-
-  std::vector<double> warm_ms;
-  for (const auto& round : warm) warm_ms.push_back(round.time.wall_ms);
+    warm_ms.push_back(round.time.wall_ms);
+  }
+  const double peak_mb = maxrss_mb();  // after every round, as /usr/bin/time would see it
   const double warm_total_ms = median(warm_ms);
   const double runs_per_sec = kRuns / (first.time.wall_ms / 1000.0);
-  const double per_run_bytes =
-      first.rss_after_start > rss_before ? static_cast<double>(first.rss_after_start - rss_before) / kRuns : 0.0;
+  auto per_run = [&](std::size_t before, std::size_t after) {
+    return after > before ? static_cast<double>(after - before) / kRuns : 0.0;
+  };
+  const double rss_per_run = per_run(rss_before, first.rss_after_start);
+  const double heap_per_run = per_run(heap_before, first.heap_after_start);
 
   Json line = header("W6", "actors", Json{{"R", kRuns}, {"N", kNodes}}, runtime.worker_threads());
   line["build_compile_ms"] = round3(build.wall_ms);
@@ -266,22 +282,27 @@ Json run_w6(const BenchArgs& args) {
   line["cpu_ms"] = round3(first.time.cpu_ms);
   line["runs_per_sec"] = round3(runs_per_sec);
   line["us_per_node_step"] = round3(first.time.wall_ms * 1000.0 / (kRuns * kNodes));
+  line["start_loop_ms"] = round3(first.start_loop_ms);
   line["warm_total_ms"] = round3(warm_total_ms);
   line["warm_runs_per_sec"] = round3(kRuns / (warm_total_ms / 1000.0));
   line["warm_us_per_node_step"] = round3(warm_total_ms * 1000.0 / (kRuns * kNodes));
   line["rss_before_mb"] = round3(static_cast<double>(rss_before) / (1024.0 * 1024.0));
   line["maxrss_kernel_mb"] = round3(peak_mb);
-  line["rss_per_inflight_run_bytes"] = round3(per_run_bytes);
+  line["rss_per_inflight_run_bytes"] = round3(rss_per_run);
+  line["heap_per_inflight_run_bytes"] = round3(heap_per_run);
   line["unfinished_runs_at_rss_sample"] = first.unfinished_after_start;
-  line["target"] = "runs_per_sec >= 100000 && rss_per_inflight_run_bytes <= 2048";
-  line["target_met"] = runs_per_sec >= 100000.0 && per_run_bytes <= 2048.0;
+  // RSS understates when freed memory of earlier workloads is reused, so the larger figure is judged.
+  line["target"] = "runs_per_sec >= 100000 && max(rss_per_inflight_run_bytes, heap_per_inflight_run_bytes) <= 2048";
+  line["target_met"] = runs_per_sec >= 100000.0 && std::max(rss_per_run, heap_per_run) <= 2048.0;
   line["note"] =
-      "rss_per_inflight_run_bytes = (RSS right after the 1000 start() calls - RSS before) / 1000, first round. "
-      "The public API has no way to hold a run suspended without a thread, so this is not an idle-run cost: "
-      "runs execute while others are being started (unfinished_runs_at_rss_sample were still running), finished "
-      "runs hold their RunResult until wait(), and RSS moves in 4 KiB pages. maxrss_kernel_mb is the process "
-      "peak so far (includes earlier workloads when run together). " +
-      std::string(kLazyCompileNote);
+      "rss_per_inflight_run_bytes = (RSS right after the 1000 start() calls - RSS before) / 1000, first round; "
+      "heap_per_inflight_run_bytes = the same with malloc's in-use bytes (mallinfo2), which does not depend on "
+      "pages touched by earlier workloads. The public API cannot hold a run suspended without a thread, so this "
+      "is not an idle-run cost: runs execute while others are being started (unfinished_runs_at_rss_sample "
+      "were still running), finished runs hold their RunResult until wait(), and RSS moves in 4 KiB pages and "
+      "reuses freed memory. maxrss_kernel_mb is the process peak after all rounds (it includes earlier "
+      "workloads when they run in the same process). " +
+      std::string(kCompileNote);
   return line;
 }
 

@@ -39,13 +39,11 @@ void finish(self_ptr self, Error error, std::string output) {
   st.finished = true;
   st.result.error = std::move(error);
   st.result.output = std::move(output);
-  if (st.on_done) {
-    node_result copy = st.result;
+  // A top-level run was started with anon_send: its result goes to the completion, not a requester.
+  if (st.on_done)
+    st.on_done(std::move(st.result));
+  else
     st.promise.deliver(std::move(st.result));
-    st.on_done(std::move(copy));
-  } else {
-    st.promise.deliver(std::move(st.result));
-  }
   self->quit();
 }
 

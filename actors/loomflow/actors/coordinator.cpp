@@ -41,13 +41,11 @@ void finish(self_ptr self, Error error, std::string output) {
   st.finished = true;
   st.result.error = std::move(error);
   st.result.output = std::move(output);
-  if (st.on_done) {
-    node_result copy = st.result;  // the promise below may also want it
+  // A top-level run was started with anon_send: its result goes to the completion, not a requester.
+  if (st.on_done)
+    st.on_done(std::move(st.result));
+  else
     st.promise.deliver(std::move(st.result));
-    st.on_done(std::move(copy));
-  } else {
-    st.promise.deliver(std::move(st.result));
-  }
   self->quit();
 }
 
@@ -204,6 +202,8 @@ run_actor::behavior_type coordinator(self_ptr self, std::shared_ptr<const detail
   st.compiled = std::move(compiled);
   st.on_done = std::move(on_done);
   st.visits.assign(st.wf->nodes.size(), 0);
+  st.result.visited.reserve(st.wf->nodes.size());
+  st.result.trace.reserve(st.wf->nodes.size());
   return {
       [self](node_call& call) -> caf::typed_response_promise<node_result> {
         auto& st = self->state;
