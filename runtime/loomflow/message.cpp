@@ -1,4 +1,5 @@
 #include "loomflow/message.hpp"
+#include "loomflow/provider.hpp"
 #include "loomflow/trace.hpp"
 
 namespace loomflow {
@@ -11,6 +12,11 @@ std::string_view to_string(Role role) noexcept {
     case Role::tool: return "tool";
   }
   return "unknown";
+}
+
+Expected<ModelResponse> Provider::complete(const ModelRequest& request) {
+  return Error{ErrorCode::model_error, std::string(name()) + " provider (model '" + request.model +
+                                           "'): only asynchronous calls are supported"};
 }
 
 std::string_view to_string(StepKind kind) noexcept {

@@ -1,11 +1,16 @@
 // loomflow/provider.hpp — the one interface every model provider implements, and `Model`, the
 // handle an agent holds (a provider plus the model name it is asked for).
 //
-// The runtime calls a provider from a provider actor. `complete` must be thread-safe. A provider
-// whose `complete` blocks (network I/O) returns `blocking() == true`; the runtime then calls it on a
-// detached actor so it never stalls the cooperative scheduler.
+// The runtime calls a provider from its model actor, one call per request, in one of three ways:
+// - synchronous and cheap (`complete`, the default): inline on the actor;
+// - blocking (`blocking() == true`): `complete` on a detached actor, so it never stalls the
+//   cooperative scheduler;
+// - asynchronous (`asynchronous() == true`): `start` with a completion callback, for providers
+//   that run their own I/O loop; runs waiting on such calls hold no thread.
+// `complete` and `start` must be thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,13 +45,23 @@ struct ModelResponse {
 
 class Provider {
  public:
+  // Receives the outcome of an asynchronous call, exactly once, from any thread.
+  using Completion = std::function<void(Expected<ModelResponse>)>;
+
   virtual ~Provider() = default;
   // Short provider name for errors and traces ("echo", "scripted", "openai", ...).
   virtual std::string_view name() const noexcept = 0;
-  // One model call. Errors name the provider, the model and what went wrong.
-  virtual Expected<ModelResponse> complete(const ModelRequest& request) = 0;
-  // True when `complete` may block the calling thread (network, disk).
+  // One model call, answered synchronously. Errors name the provider, the model and what went wrong.
+  // The default says the provider only answers asynchronously.
+  virtual Expected<ModelResponse> complete(const ModelRequest& request);
+  // True when `complete` may block the calling thread (network, disk): the runtime then calls it
+  // on a detached actor (a thread per call in flight).
   virtual bool blocking() const noexcept { return false; }
+  // True when the provider answers through `start` (its own I/O thread or event loop): no thread
+  // waits per call, so a run waiting for the model is just a suspended actor.
+  virtual bool asynchronous() const noexcept { return false; }
+  // Starts one call; `done` gets the outcome. The default answers with complete() inline.
+  virtual void start(ModelRequest request, Completion done) { done(complete(request)); }
 };
 
 // A provider and the model name to ask it for. Cheap to copy; shared by every agent using it.

@@ -81,6 +81,8 @@ Json run_w1(const BenchArgs& args, std::size_t nodes, const std::string& workloa
 Json run_w2(const BenchArgs& args);
 Json run_w3(const BenchArgs& args);
 Json run_w6(const BenchArgs& args);
+// The memory of suspended runs, for W6 (workload_idle.cpp): idle_run_heap_bytes and friends.
+Json measure_idle_runs(const BenchArgs& args, std::size_t runs);
 // Agent workload (workloads_agent.cpp).
 Json run_w5(const BenchArgs& args);
 

@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "loomflow/actors/run_scope.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/json_schema.hpp"
 
@@ -201,6 +202,9 @@ run_actor::behavior_type agent_run(self_ptr self, std::shared_ptr<const detail::
         st.started = true;
         st.ctx = std::move(call.ctx);
         st.step = std::move(call.step);
+        join_run(self, st.ctx, static_cast<bool>(st.on_done), [self] {
+          finish(self, Error{ErrorCode::cancelled, who(self->state) + ": stopped because its run ended first"}, {});
+        });
         if (!st.agent->options.instructions.empty())
           st.result.messages.push_back(Message::system(st.agent->options.instructions));
         st.result.messages.push_back(Message::user(std::move(call.input)));

@@ -3,6 +3,7 @@
 // answers the node_call that started it. Node work happens in the shared node actors.
 #include <caf/all.hpp>
 
+#include "loomflow/actors/run_scope.hpp"
 #include "loomflow/actors/spawn.hpp"
 
 namespace loomflow::actors {
@@ -202,8 +203,6 @@ run_actor::behavior_type coordinator(self_ptr self, std::shared_ptr<const detail
   st.compiled = std::move(compiled);
   st.on_done = std::move(on_done);
   st.visits.assign(st.wf->nodes.size(), 0);
-  st.result.visited.reserve(st.wf->nodes.size());
-  st.result.trace.reserve(st.wf->nodes.size());
   return {
       [self](node_call& call) -> caf::typed_response_promise<node_result> {
         auto& st = self->state;
@@ -214,6 +213,10 @@ run_actor::behavior_type coordinator(self_ptr self, std::shared_ptr<const detail
         }
         st.started = true;
         st.ctx = std::move(call.ctx);
+        join_run(self, st.ctx, static_cast<bool>(st.on_done), [self] {
+          fail(self, ErrorCode::cancelled,
+               "workflow " + squote(self->state.wf->name) + ": stopped because its run ended first");
+        });
         st.prefix = call.step.empty() ? std::string() : call.step + "/";
         advance(self, st.wf->start, std::move(call.input));
         return st.promise;

@@ -3,7 +3,8 @@
 //   node_actor     a workflow node (function, agent or sub-workflow); also the interface of a run
 //                  coordinator and of an agent run, which are spawned per run and answer one call
 //   run_actor      a top-level run: a node_actor that can also be cancelled
-//   model_actor    a provider endpoint: one model call per request
+//   model_actor    a provider endpoint: one model call per request; asynchronous providers
+//                  answer later through model_done
 //   tool_actor     a tool: one dispatch per request; concurrent requests run concurrently
 #pragma once
 
@@ -16,7 +17,9 @@ namespace loomflow::actors {
 
 using node_actor = caf::typed_actor<caf::replies_to<node_call>::with<node_result>>;
 using run_actor = node_actor::extend<caf::reacts_to<cancel_atom>, caf::reacts_to<deadline_atom>>;
-using model_actor = caf::typed_actor<caf::replies_to<model_call>::with<model_result>>;
+// `model_done` is how an asynchronous provider's completion re-enters the model actor.
+using model_actor = caf::typed_actor<caf::replies_to<model_call>::with<model_result>,
+                                     caf::reacts_to<model_done_atom, std::uint64_t, model_result>>;
 using tool_actor = caf::typed_actor<caf::replies_to<tool_invocation>::with<tool_result>>;
 
 }  // namespace loomflow::actors

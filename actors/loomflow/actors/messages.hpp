@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
@@ -76,11 +77,15 @@ namespace actors {
 // Control atoms (CAF 0.17 atoms: at most 10 characters).
 using cancel_atom = caf::atom_constant<caf::atom("lf_cancel")>;
 using deadline_atom = caf::atom_constant<caf::atom("lf_dline")>;
+using model_done_atom = caf::atom_constant<caf::atom("lf_mdone")>;
 
-// Who a run is for; carried by every message of the run.
+// Who a run is for and which actor roots it; carried by every message of the run. Per-run actors
+// nested in the run (agent runs, sub-workflow coordinators) monitor `root`, so cancelling or
+// failing the run stops them too, on whatever node they live.
 struct run_context {
   UserId user_id;
   SessionId session_id;
+  caf::actor root;  // the top-level run's actor; empty until the run starts
 };
 
 // Run one node visit (or a whole workflow/agent, for coordinators and agent actors).
@@ -130,7 +135,7 @@ struct tool_result {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_context& x) {
-  return f(caf::meta::type_name("loomflow.run_context"), x.user_id, x.session_id);
+  return f(caf::meta::type_name("loomflow.run_context"), x.user_id, x.session_id, x.root);
 }
 
 template <class Inspector>
