@@ -222,7 +222,8 @@ run_actor::behavior_type agent_run(self_ptr self, std::shared_ptr<const detail::
 
 run_actor spawn_agent_run(caf::actor_system& sys, std::shared_ptr<const detail::AgentImpl> agent,
                           std::shared_ptr<const CompiledAgent> compiled, RunCompletion on_done) {
-  return sys.spawn(agent_run, std::move(agent), std::move(compiled), std::move(on_done));
+  // lazy_init: the actor is scheduled by its first message, not once more at spawn.
+  return sys.spawn<caf::lazy_init>(agent_run, std::move(agent), std::move(compiled), std::move(on_done));
 }
 
 }  // namespace loomflow::actors

@@ -1,16 +1,16 @@
-// The run coordinator: one per workflow run. It owns the run's state — visit counts, `visited`,
-// usage and trace — decides the next node(s) after each step, enforces max_visits_per_node, and
-// answers the node_call that started it. Node work happens in the shared node actors.
+// The run coordinator: one per workflow run. It starts the run token, takes it back when the run
+// ends or fails, runs parallel groups (branches answer node_calls; the merge feeds the join), and
+// answers the node_call that started the run. Cancellation and deadlines end the run here.
 #include <caf/all.hpp>
 
 #include "loomflow/actors/run_scope.hpp"
 #include "loomflow/actors/spawn.hpp"
+#include "loomflow/actors/stepping.hpp"
 
 namespace loomflow::actors {
 
 namespace {
 
-using detail::kEnd;
 using detail::Successor;
 
 struct CoordinatorState {
@@ -20,19 +20,15 @@ struct CoordinatorState {
   caf::typed_response_promise<node_result> promise;
   bool started = false;
   bool finished = false;
-  run_context ctx;
-  std::string prefix;              // step name prefix for this workflow's nodes ("" or "<parent>/")
-  std::vector<int> visits;         // per node
-  node_result result;              // accumulates usage, trace, visited
+  run_token token;  // held here at the start and end, and while a parallel group runs
   // The parallel group in flight.
-  const Successor* group = nullptr;
   std::vector<BranchOutput> branch_outputs;
   std::size_t branches_pending = 0;
 
   static inline const char* name = "loomflow.coordinator";
 };
 
-using self_ptr = run_actor::stateful_pointer<CoordinatorState>;
+using self_ptr = coordinator_actor::stateful_pointer<CoordinatorState>;
 
 std::string squote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
@@ -40,169 +36,113 @@ void finish(self_ptr self, Error error, std::string output) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
-  st.result.error = std::move(error);
-  st.result.output = std::move(output);
+  node_result result = std::move(st.token.acc);
+  result.error = std::move(error);
+  result.output = std::move(output);
   // A top-level run was started with anon_send: its result goes to the completion, not a requester.
   if (st.on_done)
-    st.on_done(std::move(st.result));
+    st.on_done(std::move(result));
   else
-    st.promise.deliver(std::move(st.result));
+    st.promise.deliver(std::move(result));
   self->quit();
 }
 
-void fail(self_ptr self, ErrorCode code, std::string message) { finish(self, Error{code, std::move(message)}, {}); }
+void run_parallel(self_ptr self);
 
-// Claims one visit of node `idx`; false (and the run failed) when it would exceed the cap.
-bool claim_visit(self_ptr self, int idx, std::string& step) {
+// Acts on a token that is here: the run ended or failed, a parallel group is due, or the token
+// moves on to its next node.
+void dispatch(self_ptr self, run_token&& token) {
   auto& st = self->state;
-  const auto& name = st.wf->nodes[static_cast<std::size_t>(idx)]->name;
-  int& visits = st.visits[static_cast<std::size_t>(idx)];
-  if (visits >= st.wf->max_visits_per_node) {
-    fail(self, ErrorCode::visit_cap_exceeded,
-         "workflow " + squote(st.wf->name) + ": node " + squote(name) + " would be entered more than " +
-             std::to_string(st.wf->max_visits_per_node) + " times (max_visits_per_node = " +
-             std::to_string(st.wf->max_visits_per_node) + ")");
-    return false;
-  }
-  ++visits;
-  step.reserve(st.prefix.size() + name.size() + 4);
-  step = st.prefix;
-  step += name;
-  step += '#';
-  step += std::to_string(visits);
-  return true;
-}
-
-// Folds a finished node's result into the run; false when the node failed (run failed).
-bool absorb(self_ptr self, int idx, const std::string& step, std::uint64_t started_us, node_result& r) {
-  auto& st = self->state;
-  const auto& name = st.wf->nodes[static_cast<std::size_t>(idx)]->name;
-  st.result.usage += r.usage;
-  for (auto& t : r.trace) st.result.trace.push_back(std::move(t));
-  TraceStep own{step, StepKind::node, name, !r.failed(), r.failed() ? r.error.message : std::string(),
-                now_us() - started_us, r.usage};
-  st.result.trace.push_back(std::move(own));
-  if (r.failed()) {
-    finish(self, std::move(r.error), {});
-    return false;
-  }
-  return true;
-}
-
-void advance(self_ptr self, const Successor& next, std::string output);
-
-void run_node(self_ptr self, int idx, std::string input) {
-  auto& st = self->state;
-  std::string step;
-  if (!claim_visit(self, idx, step)) return;
-  st.result.visited.push_back(st.wf->nodes[static_cast<std::size_t>(idx)]->name);
-  auto started = now_us();
-  self->request(st.compiled->nodes[static_cast<std::size_t>(idx)], caf::infinite, node_call{st.ctx, step, std::move(input)})
-      .then(
-          [self, idx, step, started](node_result& r) {
-            if (self->state.finished) return;
-            if (!absorb(self, idx, step, started, r)) return;
-            advance(self, self->state.wf->successors[static_cast<std::size_t>(idx)], std::move(r.output));
-          },
-          [self, idx](caf::error& err) {
-            fail(self, ErrorCode::internal,
-                 "workflow " + squote(self->state.wf->name) + ": node " +
-                     squote(self->state.wf->nodes[static_cast<std::size_t>(idx)]->name) +
-                     " did not answer: " + caf::to_string(err));
-          });
-}
-
-void join_branches(self_ptr self) {
-  auto& st = self->state;
-  const Successor& group = *st.group;
-  st.group = nullptr;
-  auto merged = group.merge(st.branch_outputs);
-  st.branch_outputs.clear();
-  if (!merged) {
-    fail(self, merged.error().code,
-         "workflow " + squote(st.wf->name) + ": merging the parallel branches into " + squote(group.join) +
-             " failed: " + merged.error().message);
+  if (token.acc.failed()) {
+    Error error = std::move(token.acc.error);
+    st.token = std::move(token);
+    finish(self, std::move(error), {});
     return;
   }
-  run_node(self, group.join_index, std::move(*merged));
+  if (token.node == run_token::kFinished) {
+    std::string output = std::move(token.input);
+    st.token = std::move(token);
+    finish(self, Error{ErrorCode::ok, {}}, std::move(output));
+    return;
+  }
+  if (token.node == run_token::kParallel) {
+    st.token = std::move(token);
+    run_parallel(self);
+    return;
+  }
+  self->send(st.compiled->nodes[static_cast<std::size_t>(token.node)], std::move(token));
 }
 
-void run_parallel(self_ptr self, const Successor& group, const std::string& input) {
+void join_branches(self_ptr self, const Successor& group) {
   auto& st = self->state;
-  st.group = &group;
+  Expected<std::string> merged = Error{ErrorCode::internal, {}};
+  try {
+    merged = group.merge(st.branch_outputs);
+  } catch (const std::exception& e) {
+    merged = Error{ErrorCode::internal, std::string("threw an exception: ") + e.what()};
+  }
+  st.branch_outputs.clear();
+  if (!merged) {
+    finish(self, Error{merged.error().code, "workflow " + squote(st.wf->name) + ": merging the parallel branches into " +
+                                                squote(group.join) + " failed: " + merged.error().message},
+           {});
+    return;
+  }
+  run_token token = std::move(st.token);
+  token.input = std::move(*merged);
+  if (claim_visit(*st.wf, group.join_index, token)) token.node = group.join_index;
+  dispatch(self, std::move(token));
+}
+
+void run_parallel(self_ptr self) {
+  auto& st = self->state;
+  auto& token = st.token;
+  const Successor& group = token.parallel_from < 0 ? st.wf->start
+                                                   : st.wf->successors[static_cast<std::size_t>(token.parallel_from)];
   st.branches_pending = group.branch_index.size();
   st.branch_outputs.assign(group.branch_index.size(), BranchOutput{});
+  // Claim every branch first (declaration order in `visited`), then start them all.
+  std::vector<std::string> steps;
+  for (int idx : group.branch_index) {
+    if (!claim_visit(*st.wf, idx, token)) {
+      dispatch(self, std::move(token));
+      return;
+    }
+    steps.push_back(step_name(*st.wf, token, idx));
+  }
   for (std::size_t i = 0; i < group.branch_index.size(); ++i) {
-    int idx = group.branch_index[i];
-    std::string step;
-    if (!claim_visit(self, idx, step)) return;
+    const int idx = group.branch_index[i];
     const auto& name = st.wf->nodes[static_cast<std::size_t>(idx)]->name;
-    st.result.visited.push_back(name);  // declaration order, whatever order they finish in
     st.branch_outputs[i].branch = name;
-    auto started = now_us();
-    self->request(st.compiled->nodes[static_cast<std::size_t>(idx)], caf::infinite, node_call{st.ctx, step, input})
+    const auto started = now_us();
+    self->request(st.compiled->nodes[static_cast<std::size_t>(idx)], caf::infinite,
+                  node_call{token.ctx, steps[i], token.input})
         .then(
-            [self, idx, i, step, started](node_result& r) {
-              if (self->state.finished) return;
-              if (!absorb(self, idx, step, started, r)) return;
-              self->state.branch_outputs[i].output = std::move(r.output);
-              if (--self->state.branches_pending == 0) join_branches(self);
+            [self, &group, i, name, step = steps[i], started](node_result& r) {
+              auto& st = self->state;
+              if (st.finished) return;
+              absorb_node_result(name, step, started, r, st.token);
+              if (st.token.acc.failed()) {
+                dispatch(self, std::move(st.token));
+                return;
+              }
+              st.branch_outputs[i].output = std::move(r.output);
+              if (--st.branches_pending == 0) join_branches(self, group);
             },
-            [self, idx](caf::error& err) {
-              fail(self, ErrorCode::internal,
-                   "workflow " + squote(self->state.wf->name) + ": branch " +
-                       squote(self->state.wf->nodes[static_cast<std::size_t>(idx)]->name) +
-                       " did not answer: " + caf::to_string(err));
+            [self, name](caf::error& err) {
+              finish(self, Error{ErrorCode::internal, "workflow " + squote(self->state.wf->name) + ": branch " +
+                                                          squote(name) + " did not answer: " + caf::to_string(err)},
+                     {});
             });
   }
 }
 
-void advance(self_ptr self, const Successor& next, std::string output) {
-  auto& st = self->state;
-  switch (next.kind) {
-    case Successor::Kind::none:
-      finish(self, Error{ErrorCode::ok, {}}, std::move(output));
-      return;
-    case Successor::Kind::edge:
-      if (next.to_index == kEnd)
-        finish(self, Error{ErrorCode::ok, {}}, std::move(output));
-      else
-        run_node(self, next.to_index, std::move(output));
-      return;
-    case Successor::Kind::router: {
-      auto label = next.router(output);
-      if (!label) {
-        fail(self, label.error().code, "workflow " + squote(st.wf->name) + ": router failed: " + label.error().message);
-        return;
-      }
-      auto it = next.route_index.find(detail::normalize_label(*label));
-      if (it == next.route_index.end()) {
-        std::string known;
-        for (const auto& [l, target] : next.routes) known += (known.empty() ? "" : ", ") + l;
-        fail(self, ErrorCode::unknown_route_label,
-             "workflow " + squote(st.wf->name) + ": router got unknown label " + squote(*label) +
-                 " (known labels: " + known + ")");
-        return;
-      }
-      if (it->second == kEnd)
-        finish(self, Error{ErrorCode::ok, {}}, std::move(output));
-      else
-        run_node(self, it->second, std::move(output));
-      return;
-    }
-    case Successor::Kind::parallel:
-      run_parallel(self, next, output);
-      return;
-  }
-}
-
-run_actor::behavior_type coordinator(self_ptr self, std::shared_ptr<const detail::WorkflowImpl> wf,
-                                     std::shared_ptr<const CompiledWorkflow> compiled, RunCompletion on_done) {
+coordinator_actor::behavior_type coordinator(self_ptr self, std::shared_ptr<const detail::WorkflowImpl> wf,
+                                             std::shared_ptr<const CompiledWorkflow> compiled, RunCompletion on_done) {
   auto& st = self->state;
   st.wf = std::move(wf);
   st.compiled = std::move(compiled);
   st.on_done = std::move(on_done);
-  st.visits.assign(st.wf->nodes.size(), 0);
   return {
       [self](node_call& call) -> caf::typed_response_promise<node_result> {
         auto& st = self->state;
@@ -212,21 +152,31 @@ run_actor::behavior_type coordinator(self_ptr self, std::shared_ptr<const detail
           return st.promise;
         }
         st.started = true;
-        st.ctx = std::move(call.ctx);
-        join_run(self, st.ctx, static_cast<bool>(st.on_done), [self] {
-          fail(self, ErrorCode::cancelled,
-               "workflow " + squote(self->state.wf->name) + ": stopped because its run ended first");
+        run_token token;
+        token.ctx = std::move(call.ctx);
+        join_run(self, token.ctx, static_cast<bool>(st.on_done), [self] {
+          finish(self, Error{ErrorCode::cancelled,
+                             "workflow " + squote(self->state.wf->name) + ": stopped because its run ended first"},
+                 {});
         });
-        st.prefix = call.step.empty() ? std::string() : call.step + "/";
-        advance(self, st.wf->start, std::move(call.input));
+        token.coordinator = caf::actor_cast<caf::actor>(self);
+        token.prefix = call.step.empty() ? std::string() : call.step + "/";
+        token.visits.assign(st.wf->nodes.size(), 0);
+        advance(*st.wf, -1, std::move(call.input), token);
+        dispatch(self, std::move(token));
         return st.promise;
       },
+      [self](run_token& token) {
+        if (!self->state.finished) dispatch(self, std::move(token));
+      },
       [self](cancel_atom) {
-        fail(self, ErrorCode::cancelled, "workflow " + squote(self->state.wf->name) + ": the run was cancelled");
+        finish(self, Error{ErrorCode::cancelled, "workflow " + squote(self->state.wf->name) + ": the run was cancelled"},
+               {});
       },
       [self](deadline_atom) {
-        fail(self, ErrorCode::deadline_exceeded,
-             "workflow " + squote(self->state.wf->name) + ": the run exceeded its deadline");
+        finish(self, Error{ErrorCode::deadline_exceeded,
+                           "workflow " + squote(self->state.wf->name) + ": the run exceeded its deadline"},
+               {});
       },
   };
 }
@@ -235,7 +185,8 @@ run_actor::behavior_type coordinator(self_ptr self, std::shared_ptr<const detail
 
 run_actor spawn_coordinator(caf::actor_system& sys, std::shared_ptr<const detail::WorkflowImpl> workflow,
                             std::shared_ptr<const CompiledWorkflow> compiled, RunCompletion on_done) {
-  return sys.spawn(coordinator, std::move(workflow), std::move(compiled), std::move(on_done));
+  // lazy_init: the actor is scheduled by its first message, not once more at spawn.
+  return caf::actor_cast<run_actor>(sys.spawn<caf::lazy_init>(coordinator, std::move(workflow), std::move(compiled), std::move(on_done)));
 }
 
 }  // namespace loomflow::actors

@@ -8,15 +8,17 @@ std::shared_ptr<const CompiledWorkflow> Directory::workflow(const std::shared_pt
   std::lock_guard<std::recursive_mutex> guard(mutex_);
   if (auto it = workflows_.find(wf.get()); it != workflows_.end()) return it->second.second;
   auto compiled = std::make_shared<CompiledWorkflow>();
-  for (const auto& node : wf->nodes) {
-    node_actor handle;
-    switch (node->kind) {
-      case detail::NodeImpl::Kind::function: handle = spawn_function_node(sys_, node); break;
-      case detail::NodeImpl::Kind::agent: handle = spawn_agent_node(sys_, node->agent, agent(node->agent)); break;
-      case detail::NodeImpl::Kind::workflow:
-        handle = spawn_workflow_node(sys_, node->workflow, workflow(node->workflow));
-        break;
-    }
+  const auto count = wf->nodes.size();
+  compiled->definitions = wf->nodes;
+  compiled->agents.resize(count);
+  compiled->workflows.resize(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& node = wf->nodes[i];
+    if (node->kind == detail::NodeImpl::Kind::agent) compiled->agents[i] = agent(node->agent);
+    if (node->kind == detail::NodeImpl::Kind::workflow) compiled->workflows[i] = workflow(node->workflow);
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    auto handle = spawn_step_node(sys_, wf, compiled, static_cast<std::int32_t>(i));
     spawned_.push_back(caf::actor_cast<caf::strong_actor_ptr>(handle));
     compiled->nodes.push_back(std::move(handle));
   }

@@ -1,8 +1,10 @@
 // loomflow/actors/interfaces.hpp — every internal actor interface of Loomflow, in one place.
 //
-//   node_actor     a workflow node (function, agent or sub-workflow); also the interface of a run
-//                  coordinator and of an agent run, which are spawned per run and answer one call
-//   run_actor      a top-level run: a node_actor that can also be cancelled
+//   node_actor     runs one node_call: a node visit, an agent run or a whole sub-workflow run
+//   run_actor      a per-run node_actor (coordinator or agent run) that can also be cancelled
+//   step_actor     a workflow node (function, agent or sub-workflow), shared by all runs: answers
+//                  node_calls (parallel branches) and passes run tokens along the graph
+//   coordinator_actor  a workflow run's coordinator: starts the token and takes it back
 //   model_actor    a provider endpoint: one model call per request; asynchronous providers
 //                  answer later through model_done
 //   tool_actor     a tool: one dispatch per request; concurrent requests run concurrently
@@ -17,6 +19,10 @@ namespace loomflow::actors {
 
 using node_actor = caf::typed_actor<caf::replies_to<node_call>::with<node_result>>;
 using run_actor = node_actor::extend<caf::reacts_to<cancel_atom>, caf::reacts_to<deadline_atom>>;
+// A workflow node also takes the run token: it runs, then passes the token on.
+using step_actor = node_actor::extend<caf::reacts_to<run_token>>;
+// A workflow run's coordinator also takes its token back.
+using coordinator_actor = run_actor::extend<caf::reacts_to<run_token>>;
 // `model_done` is how an asynchronous provider's completion re-enters the model actor.
 using model_actor = caf::typed_actor<caf::replies_to<model_call>::with<model_result>,
                                      caf::reacts_to<model_done_atom, std::uint64_t, model_result>>;

@@ -6,6 +6,7 @@
 // `register_message_types` (type_registry.hpp) in every process.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,22 @@ struct node_result {
   bool failed() const noexcept { return error.code != ErrorCode::ok; }
 };
 
+// A workflow run in motion. Node actors hand it from one to the next, so a step costs one message;
+// it returns to the run's coordinator when the run ends or fails, or at a parallel group.
+struct run_token {
+  static constexpr std::int32_t kFinished = -1;  // `input` holds the run's output
+  static constexpr std::int32_t kParallel = -2;  // `input` feeds the group after `parallel_from`
+
+  run_context ctx;
+  caf::actor coordinator;            // where the token returns
+  std::string prefix;                // step name prefix of this workflow's nodes
+  std::int32_t node = 0;             // the node to run now (its visit is already claimed), or k*
+  std::int32_t parallel_from = -1;   // with kParallel: the node owning the group, -1 = the start
+  std::string input;                 // the node's input
+  std::vector<std::int32_t> visits;  // per node
+  node_result acc;                   // visited, trace and usage so far; `error` when the run failed
+};
+
 // One model call of an agent.
 struct model_call {
   run_context ctx;
@@ -146,6 +163,12 @@ typename Inspector::result_type inspect(Inspector& f, node_call& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_result& x) {
   return f(caf::meta::type_name("loomflow.node_result"), x.error, x.output, x.usage, x.trace, x.visited, x.messages);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_token& x) {
+  return f(caf::meta::type_name("loomflow.run_token"), x.ctx, x.coordinator, x.prefix, x.node, x.parallel_from,
+           x.input, x.visits, x.acc);
 }
 
 template <class Inspector>

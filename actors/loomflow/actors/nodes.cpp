@@ -1,15 +1,18 @@
-// Shared node actors: one per workflow node, used by every run of the workflow. Each message
-// carries the run's context, so these actors hold no per-run state.
+// Shared node actors: one per workflow node, used by every run of the workflow. They keep no
+// per-run state: a run token carries it from node to node, so a step costs one message. A node
+// also answers plain node_calls — that is how a parallel group runs its branches.
 #include <caf/all.hpp>
 
 #include "loomflow/actors/spawn.hpp"
+#include "loomflow/actors/stepping.hpp"
 
 namespace loomflow::actors {
 
 namespace {
 
-node_result run_function(const detail::NodeImpl& node, node_call& call) {
-  NodeContext ctx{call.input, call.ctx.user_id, call.ctx.session_id, call.step};
+node_result run_function(const detail::NodeImpl& node, const run_context& run, const std::string& step,
+                         std::string_view input) {
+  NodeContext ctx{input, run.user_id, run.session_id, step};
   node_result result;
   Expected<std::string> out = Error{ErrorCode::internal, {}};
   try {
@@ -21,7 +24,7 @@ node_result run_function(const detail::NodeImpl& node, node_call& call) {
   if (out)
     result.output = std::move(*out);
   else
-    result.error = Error{out.error().code, "node '" + node.name + "' (step '" + call.step + "'): " + out.error().message};
+    result.error = Error{out.error().code, "node '" + node.name + "' (step '" + step + "'): " + out.error().message};
   return result;
 }
 
@@ -30,59 +33,99 @@ node_actor::behavior_type blocking_function_worker(node_actor::pointer self, std
   return {
       [self, node](node_call& call) {
         self->quit();
-        return run_function(*node, call);
+        return run_function(*node, call.ctx, call.step, call.input);
       },
   };
 }
 
-node_actor::behavior_type function_node(node_actor::pointer self, std::shared_ptr<const detail::NodeImpl> node) {
-  if (node->blocking) {
-    return {
-        [self, node](node_call& call) -> caf::delegated<node_result> {
-          auto worker = self->spawn<caf::detached>(blocking_function_worker, node);
-          return self->delegate(worker, std::move(call));
-        },
-    };
+// Everything a node actor knows: its place in the compiled workflow.
+struct NodePlace {
+  std::shared_ptr<const detail::WorkflowImpl> wf;
+  std::shared_ptr<const CompiledWorkflow> compiled;  // filled before any run starts
+  std::int32_t index = 0;
+  const detail::NodeImpl& node() const { return *wf->nodes[static_cast<std::size_t>(index)]; }
+};
+
+// The actor that does this node's work for one call when it is not a cheap inline function:
+// a detached worker, an agent run, or a sub-workflow run.
+node_actor spawn_worker(step_actor::pointer self, const detail::NodeImpl& node,
+                        const std::shared_ptr<const CompiledWorkflow>& compiled, std::int32_t index) {
+  switch (node.kind) {
+    case detail::NodeImpl::Kind::function:
+      return self->spawn<caf::detached>(blocking_function_worker, compiled->definitions[static_cast<std::size_t>(index)]);
+    case detail::NodeImpl::Kind::agent:
+      return caf::actor_cast<node_actor>(spawn_agent_run(self->system(), node.agent,
+                                                         compiled->agents[static_cast<std::size_t>(index)]));
+    case detail::NodeImpl::Kind::workflow:
+      return caf::actor_cast<node_actor>(spawn_coordinator(self->system(), node.workflow,
+                                                           compiled->workflows[static_cast<std::size_t>(index)]));
   }
-  return {
-      [node](node_call& call) { return run_function(*node, call); },
-  };
+  return {};
 }
 
-node_actor::behavior_type agent_node(node_actor::pointer self, std::shared_ptr<const detail::AgentImpl> agent,
-                                     std::shared_ptr<const CompiledAgent> compiled) {
+bool runs_inline(const detail::NodeImpl& node) {
+  return node.kind == detail::NodeImpl::Kind::function && !node.blocking;
+}
+
+// Passes the token on: to the next node, or back to the coordinator when the run ends, fails or
+// reaches a parallel group.
+void pass_on(step_actor::pointer self, const NodePlace& place, run_token&& token) {
+  if (!token.acc.failed() && token.node >= 0) {
+    self->send(place.compiled->nodes[static_cast<std::size_t>(token.node)], std::move(token));
+    return;
+  }
+  auto coordinator = caf::actor_cast<coordinator_actor>(token.coordinator);
+  self->send(coordinator, std::move(token));
+}
+
+void finish_step(step_actor::pointer self, const NodePlace& place, const std::string& step, std::uint64_t started,
+                 node_result& result, run_token& token) {
+  absorb_node_result(place.node().name, step, started, result, token);
+  if (!token.acc.failed()) advance(*place.wf, place.index, std::move(result.output), token);
+  pass_on(self, place, std::move(token));
+}
+
+step_actor::behavior_type step_node(step_actor::pointer self, NodePlace place) {
   return {
-      [self, agent, compiled](node_call& call) -> caf::delegated<node_result> {
-        auto run = spawn_agent_run(self->system(), agent, compiled);
-        return self->delegate(caf::actor_cast<node_actor>(run), std::move(call));
+      // A single visit, answered directly (parallel branches).
+      [self, place](node_call& call) -> caf::result<node_result> {
+        const auto& node = place.node();
+        if (runs_inline(node)) return run_function(node, call.ctx, call.step, call.input);
+        return self->delegate(spawn_worker(self, node, place.compiled, place.index), std::move(call));
       },
-  };
-}
-
-node_actor::behavior_type workflow_node(node_actor::pointer self, std::shared_ptr<const detail::WorkflowImpl> workflow,
-                                        std::shared_ptr<const CompiledWorkflow> compiled) {
-  return {
-      [self, workflow, compiled](node_call& call) -> caf::delegated<node_result> {
-        auto run = spawn_coordinator(self->system(), workflow, compiled);
-        return self->delegate(caf::actor_cast<node_actor>(run), std::move(call));
+      // The run token: do this node's step, then pass the token on.
+      [self, place](run_token& token) {
+        const auto& node = place.node();
+        std::string step = step_name(*place.wf, token, place.index);
+        const auto started = now_us();
+        if (runs_inline(node)) {
+          auto result = run_function(node, token.ctx, step, token.input);
+          finish_step(self, place, step, started, result, token);
+          return;
+        }
+        auto worker = spawn_worker(self, node, place.compiled, place.index);
+        node_call call{token.ctx, step, std::move(token.input)};
+        // Both handlers need the token; only one of them runs.
+        auto held = std::make_shared<run_token>(std::move(token));
+        self->request(worker, caf::infinite, std::move(call))
+            .then(
+                [self, place, step, started, held](node_result& result) {
+                  finish_step(self, place, step, started, result, *held);
+                },
+                [self, place, step, held](caf::error& err) {
+                  fail_token(*held, Error{ErrorCode::internal, "node '" + place.node().name + "' (step '" + step +
+                                                                   "') did not answer: " + caf::to_string(err)});
+                  pass_on(self, place, std::move(*held));
+                });
       },
   };
 }
 
 }  // namespace
 
-node_actor spawn_function_node(caf::actor_system& sys, std::shared_ptr<const detail::NodeImpl> node) {
-  return sys.spawn(function_node, std::move(node));
-}
-
-node_actor spawn_agent_node(caf::actor_system& sys, std::shared_ptr<const detail::AgentImpl> agent,
-                            std::shared_ptr<const CompiledAgent> compiled) {
-  return sys.spawn(agent_node, std::move(agent), std::move(compiled));
-}
-
-node_actor spawn_workflow_node(caf::actor_system& sys, std::shared_ptr<const detail::WorkflowImpl> workflow,
-                               std::shared_ptr<const CompiledWorkflow> compiled) {
-  return sys.spawn(workflow_node, std::move(workflow), std::move(compiled));
+step_actor spawn_step_node(caf::actor_system& sys, std::shared_ptr<const detail::WorkflowImpl> workflow,
+                           std::shared_ptr<const CompiledWorkflow> compiled, std::int32_t index) {
+  return sys.spawn(step_node, NodePlace{std::move(workflow), std::move(compiled), index});
 }
 
 std::uint64_t now_us() noexcept {

@@ -24,8 +24,12 @@ struct CompiledAgent {
   std::vector<tool_actor> tools;  // parallel to AgentImpl::tool_specs
 };
 
+// Every vector is parallel to WorkflowImpl::nodes.
 struct CompiledWorkflow {
-  std::vector<node_actor> nodes;  // parallel to WorkflowImpl::nodes
+  std::vector<step_actor> nodes;
+  std::vector<std::shared_ptr<const detail::NodeImpl>> definitions;
+  std::vector<std::shared_ptr<const CompiledAgent>> agents;        // for agent nodes, else null
+  std::vector<std::shared_ptr<const CompiledWorkflow>> workflows;  // for sub-workflow nodes, else null
 };
 
 // Called once with a top-level run's result, on the actor's thread; must not block.
@@ -37,12 +41,10 @@ run_actor spawn_coordinator(caf::actor_system& sys, std::shared_ptr<const detail
 run_actor spawn_agent_run(caf::actor_system& sys, std::shared_ptr<const detail::AgentImpl> agent,
                           std::shared_ptr<const CompiledAgent> compiled, RunCompletion on_done = {});
 
-// Shared actors, one per definition.
-node_actor spawn_function_node(caf::actor_system& sys, std::shared_ptr<const detail::NodeImpl> node);
-node_actor spawn_agent_node(caf::actor_system& sys, std::shared_ptr<const detail::AgentImpl> agent,
-                            std::shared_ptr<const CompiledAgent> compiled);
-node_actor spawn_workflow_node(caf::actor_system& sys, std::shared_ptr<const detail::WorkflowImpl> workflow,
-                               std::shared_ptr<const CompiledWorkflow> compiled);
+// Shared actors, one per definition. A node actor reads `compiled` only when runs arrive, so the
+// compiled workflow may still be filled in (with this very actor) after the spawn.
+step_actor spawn_step_node(caf::actor_system& sys, std::shared_ptr<const detail::WorkflowImpl> workflow,
+                           std::shared_ptr<const CompiledWorkflow> compiled, std::int32_t index);
 model_actor spawn_model(caf::actor_system& sys, std::shared_ptr<Provider> provider);
 tool_actor spawn_function_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool);
 tool_actor spawn_workflow_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool,

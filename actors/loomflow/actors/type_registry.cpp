@@ -18,6 +18,7 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<run_context>("loomflow.run_context")
       .add_message_type<node_call>("loomflow.node_call")
       .add_message_type<node_result>("loomflow.node_result")
+      .add_message_type<run_token>("loomflow.run_token")
       .add_message_type<model_call>("loomflow.model_call")
       .add_message_type<model_result>("loomflow.model_result")
       .add_message_type<tool_invocation>("loomflow.tool_invocation")
