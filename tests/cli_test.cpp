@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -24,12 +27,12 @@ std::string quote_arg(const std::string& arg) {
   return q + "'";
 }
 
-// Runs the CLI with `args`, capturing stdout and stderr separately.
-Outcome loomflow(const std::vector<std::string>& args) {
+// Runs `program` with `args`, capturing stdout and stderr separately.
+Outcome execute(const std::string& program, const std::vector<std::string>& args) {
   static int counter = 0;
   auto err_path = std::filesystem::temp_directory_path() /
                   ("loomflow-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".err");
-  std::string command = quote_arg(LOOMFLOW_CLI);
+  std::string command = quote_arg(program);
   for (const auto& a : args) command += " " + quote_arg(a);
   command += " 2>" + quote_arg(err_path.string());
   Outcome outcome;
@@ -45,6 +48,8 @@ Outcome loomflow(const std::vector<std::string>& args) {
   std::filesystem::remove(err_path);
   return outcome;
 }
+
+Outcome loomflow(const std::vector<std::string>& args) { return execute(LOOMFLOW_CLI, args); }
 
 const std::string kSupport = std::string(LOOMFLOW_SOURCE_DIR) + "/tools_cli/examples/support.json";
 
@@ -187,4 +192,39 @@ TEST(Cli, BenchRejectsAnUnknownWorkload) {
   auto r = loomflow({"bench", "--workload", "W99"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("W99"), std::string::npos) << r.err;
+}
+
+TEST(Cli, BenchJsonPrintsOneLinePerWorkloadWithItsMetricAndTarget) {
+  auto r = loomflow({"bench", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err << r.out;
+  std::map<std::string, std::string> metric = {{"W1", "us_per_step"}, {"W1-200nodes", "us_per_step"},
+                                               {"W2", "us_per_run"},  {"W3", "us_per_iter"},
+                                               {"W5", "us_per_turn"}, {"W6", "runs_per_sec"}};
+  std::istringstream lines(r.out);
+  std::string line;
+  std::set<std::string> seen;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    const auto workload = j["workload"].get<std::string>();
+    ASSERT_TRUE(metric.count(workload)) << line;
+    EXPECT_TRUE(j[metric[workload]].is_number()) << line;
+    EXPECT_TRUE(j["warm_" + metric[workload]].is_number()) << line;
+    EXPECT_TRUE(j["target_met"].is_boolean()) << line;
+    EXPECT_EQ(j["framework"], "loomflow");
+    seen.insert(workload);
+  }
+  EXPECT_EQ(seen.size(), metric.size()) << r.out;
+}
+
+TEST(Cli, TheCppSupportExampleRoutesToBillingForAlice) {
+  auto r = execute(LOOMFLOW_SUPPORT_EXAMPLE, {});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("double charge"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("visited: classify → route_billing"), std::string::npos) << r.out;
+}
+
+TEST(Cli, TheCppSupportExampleRoutesOtherQuestionsToTech) {
+  auto r = execute(LOOMFLOW_SUPPORT_EXAMPLE, {"The app crashes at login"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("visited: classify → route_tech"), std::string::npos) << r.out;
 }

@@ -1,5 +1,7 @@
 #include "loomflow/json_schema.hpp"
 
+#include "loomflow/detail/json_path.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -30,14 +32,6 @@ std::string brief(const json& j, std::size_t max = 80) {
   return s.size() <= max ? s : s.substr(0, max) + "...";
 }
 
-std::string key_path(const std::string& base, const std::string& key) {
-  auto word = [](char c) { return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  bool identifier = !key.empty() && word(key[0]) &&
-                    std::all_of(key.begin(), key.end(), [&](char c) { return word(c) || (c >= '0' && c <= '9'); });
-  return identifier ? base + "." + key : base + "[" + dump(json(key)) + "]";
-}
-
-std::string index_path(const std::string& base, std::size_t i) { return base + "[" + std::to_string(i) + "]"; }
 
 Result violation(const std::string& path, std::string message) { return SchemaViolation{path, std::move(message)}; }
 
@@ -100,7 +94,7 @@ RefTarget resolve_ref(const json& root, const std::string& ref) {
     RefTarget t{&root, "$"};
     for (const auto& token : tokens) {
       bool array = t.node->is_array();
-      t.path = array ? index_path(t.path, std::stoul(token)) : key_path(t.path, token);
+      t.path = array ? detail::json_index_path(t.path, std::stoul(token)) : detail::json_key_path(t.path, token);
       t.node = array ? &(*t.node)[std::stoul(token)] : &(*t.node)[token];
     }
     return t;
@@ -116,8 +110,8 @@ struct Location {
   std::string path = "$";
   int depth = 0;
   int refs = 0;
-  Location key(const std::string& k) const { return {key_path(path, k), depth + 1, 0}; }
-  Location index(std::size_t i) const { return {index_path(path, i), depth + 1, 0}; }
+  Location key(const std::string& k) const { return {detail::json_key_path(path, k), depth + 1, 0}; }
+  Location index(std::size_t i) const { return {detail::json_index_path(path, i), depth + 1, 0}; }
 };
 
 const json* find(const json& schema, const char* keyword) {
@@ -351,7 +345,7 @@ class SchemaChecker {
     if (s.is_boolean()) return {};
     if (!s.is_object()) return violation(path, "a schema must be an object or a boolean, got " + brief(s));
     for (const auto& [kw, v] : s.items()) {
-      if (auto bad = keyword(kw, v, key_path(path, kw))) return bad;
+      if (auto bad = keyword(kw, v, detail::json_key_path(path, kw))) return bad;
     }
     return {};
   }
@@ -398,15 +392,15 @@ class SchemaChecker {
       if (!v.is_object()) return need(false, "an object of schemas");
       for (const auto& [name, sub] : v.items()) {
         RegexResult r = kw == "patternProperties" ? search(name, "") : RegexResult{};
-        if (!r.error.empty()) return violation(key_path(path, name), r.error);
-        if (auto bad = check(sub, key_path(path, name))) return bad;
+        if (!r.error.empty()) return violation(detail::json_key_path(path, name), r.error);
+        if (auto bad = check(sub, detail::json_key_path(path, name))) return bad;
       }
       return {};
     }
     if (is({"prefixItems", "allOf", "anyOf", "oneOf"})) {
       if (!v.is_array() || v.empty()) return need(false, "a non-empty array of schemas");
       for (std::size_t i = 0; i < v.size(); ++i) {
-        if (auto bad = check(v[i], index_path(path, i))) return bad;
+        if (auto bad = check(v[i], detail::json_index_path(path, i))) return bad;
       }
       return {};
     }

@@ -15,14 +15,6 @@ Error fail(const std::string& path, const std::string& problem) {
 
 std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_handler_t::replace); }
 
-std::string key_path(const std::string& base, const std::string& key) {
-  auto word = [](char c) { return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
-  bool identifier = !key.empty() && word(key[0]) &&
-                    std::all_of(key.begin(), key.end(), [&](char c) { return word(c) || (c >= '0' && c <= '9'); });
-  return identifier ? base + "." + key : base + "[" + dump(ojson(key)) + "]";
-}
-
-std::string index_path(const std::string& base, std::size_t i) { return base + "[" + std::to_string(i) + "]"; }
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 

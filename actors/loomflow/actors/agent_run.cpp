@@ -40,11 +40,7 @@ void finish(self_ptr self, Error error, std::string output) {
   st.finished = true;
   st.result.error = std::move(error);
   st.result.output = std::move(output);
-  // A top-level run was started with anon_send: its result goes to the completion, not a requester.
-  if (st.on_done)
-    st.on_done(std::move(st.result));
-  else
-    st.promise.deliver(std::move(st.result));
+  hand_over(st.on_done, st.promise, std::move(st.result));
   self->quit();
 }
 
@@ -194,12 +190,7 @@ run_actor::behavior_type agent_run(self_ptr self, std::shared_ptr<const detail::
   return {
       [self](node_call& call) -> caf::typed_response_promise<node_result> {
         auto& st = self->state;
-        st.promise = self->make_response_promise<node_result>();
-        if (st.started) {
-          st.promise.deliver(node_result{Error{ErrorCode::internal, "an agent run actor answers exactly one call"}});
-          return st.promise;
-        }
-        st.started = true;
+        if (!accept_start(self, st)) return st.promise;
         st.ctx = std::move(call.ctx);
         st.step = std::move(call.step);
         join_run(self, st.ctx, static_cast<bool>(st.on_done), [self] {

@@ -39,11 +39,7 @@ void finish(self_ptr self, Error error, std::string output) {
   node_result result = std::move(st.token.acc);
   result.error = std::move(error);
   result.output = std::move(output);
-  // A top-level run was started with anon_send: its result goes to the completion, not a requester.
-  if (st.on_done)
-    st.on_done(std::move(result));
-  else
-    st.promise.deliver(std::move(result));
+  hand_over(st.on_done, st.promise, std::move(result));
   self->quit();
 }
 
@@ -146,12 +142,7 @@ coordinator_actor::behavior_type coordinator(self_ptr self, std::shared_ptr<cons
   return {
       [self](node_call& call) -> caf::typed_response_promise<node_result> {
         auto& st = self->state;
-        st.promise = self->make_response_promise<node_result>();
-        if (st.started) {
-          st.promise.deliver(node_result{Error{ErrorCode::internal, "a coordinator runs exactly one workflow run"}});
-          return st.promise;
-        }
-        st.started = true;
+        if (!accept_start(self, st)) return st.promise;
         run_token token;
         token.ctx = std::move(call.ctx);
         join_run(self, token.ctx, static_cast<bool>(st.on_done), [self] {

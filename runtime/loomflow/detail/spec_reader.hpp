@@ -6,6 +6,8 @@
 // the origin. Pure functions over the parsed document. Thread-safety: no shared state.
 #pragma once
 
+#include "loomflow/detail/json_path.hpp"
+
 #include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -28,8 +30,9 @@ Error at_path(const Error& error, const std::string& path);
 
 std::string dump(const ojson& j);  // never throws, even on invalid UTF-8
 // Same path syntax as validate_json: `.key` for identifiers, `["odd key"]` otherwise.
-std::string key_path(const std::string& base, const std::string& key);
-std::string index_path(const std::string& base, std::size_t i);
+// JSON paths: see json_path.hpp.
+inline std::string key_path(const std::string& base, const std::string& key) { return json_key_path(base, key); }
+inline std::string index_path(const std::string& base, std::size_t i) { return json_index_path(base, i); }
 std::string in_quotes(std::string_view s);  // 'name'
 // The value's JSON Schema type ("integer" for 3.0, as validate_json sees it) and, when short, the
 // value itself: `string "3"`, `integer 0`, `array`.
