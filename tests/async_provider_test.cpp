@@ -2,6 +2,8 @@
 // stops what is nested in it.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "parked_provider.hpp"
 #include "test_support.hpp"
 
@@ -73,4 +75,24 @@ TEST(AsyncProvider, ADeadlineEndsARunWhoseModelNeverAnswers) {
   EXPECT_EQ(result.error().code, ErrorCode::deadline_exceeded);
   EXPECT_NE(result.error().message.find("agent 'slow'"), std::string::npos) << result.error().message;
   provider->release_all();
+}
+
+TEST(AsyncProvider, DestroyingTheRuntimeEndsRunsInFlightAsCancelledInsteadOfHanging) {
+  auto provider = std::make_shared<ParkedProvider>();
+  auto agent = Agent::create({.name = "slow", .model = Model{provider, "parked"}}).value();
+  auto wf = Workflow::chain("w", {Node::agent(agent), loomflow::testing::append("after", "!")}).value();
+  std::optional<RunHandle> workflow_run, agent_run;
+  {
+    Runtime runtime(RuntimeConfig{1});
+    workflow_run = runtime.start(wf, "a");
+    agent_run = runtime.start(agent, "b");
+    ASSERT_TRUE(provider->wait_for_parked(2));
+  }
+  auto first = workflow_run->wait();
+  auto second = agent_run->wait();
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().code, ErrorCode::cancelled);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, ErrorCode::cancelled);
+  provider->release_all();  // completions to actors that are gone go nowhere
 }

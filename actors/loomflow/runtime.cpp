@@ -5,6 +5,8 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -115,25 +117,51 @@ struct Runtime::Impl {
     state->session_id = options.session_id.empty() ? fresh_session() : std::move(options.session_id);
     actors::run_context ctx{state->user_id, state->session_id};
     // The completion keeps the state alive until the run ends, whether or not a handle is kept.
-    auto actor = spawn([state](actors::node_result&& r) { state->complete(std::move(r)); });
+    auto actor = spawn([this, state](actors::node_result&& r) {
+      forget(state.get());
+      state->complete(std::move(r));
+    });
     {
       std::lock_guard<std::mutex> guard(state->mutex);
       if (!state->result) state->actor = actor;
+    }
+    {
+      std::lock_guard<std::mutex> guard(live_mutex);
+      live.emplace(state.get(), actor);
     }
     caf::anon_send(actor, actors::node_call{std::move(ctx), std::move(root_step), std::move(input)});
     if (options.timeout.count() > 0) caf::delayed_anon_send(actor, options.timeout, actors::deadline_atom::value);
     return RunHandle(std::move(state));
   }
 
+  void forget(const detail::RunState* run) {
+    std::lock_guard<std::mutex> guard(live_mutex);
+    live.erase(run);
+  }
+
+  // Ends every run still in flight with `cancelled`, so no RunHandle waits forever and the actor
+  // system can wind down.
+  void cancel_live_runs() {
+    std::vector<actors::run_actor> runs;
+    {
+      std::lock_guard<std::mutex> guard(live_mutex);
+      for (auto& [run, actor] : live) runs.push_back(actor);
+    }
+    for (auto& actor : runs) caf::anon_send(actor, actors::cancel_atom::value);
+  }
+
   caf::actor_system_config cfg;
   caf::actor_system system;
   actors::Directory directory;
   std::size_t threads = 1;
+  std::mutex live_mutex;
+  std::unordered_map<const detail::RunState*, actors::run_actor> live;  // runs in flight
 };
 
 Runtime::Runtime(RuntimeConfig config) : impl_(std::make_unique<Impl>(config)) {}
 
 Runtime::~Runtime() {
+  impl_->cancel_live_runs();
   impl_->directory.shutdown();
   // caf::actor_system's destructor waits for every actor to finish.
 }
