@@ -1,8 +1,10 @@
 // loomflow/message.hpp — the conversation vocabulary shared by agents and providers: chat messages,
-// tool calls and token usage. Thread-safety: plain value types.
+// tool calls, conversations and token usage. Thread-safety: value types (see Conversation).
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +40,40 @@ struct Message {
   static Message tool_result(std::string call_id, std::string tool_name, std::string text, bool error = false) {
     return Message{Role::tool, std::move(text), {}, std::move(call_id), std::move(tool_name), error};
   }
+};
+
+// A conversation shared by snapshot: copying one is O(1), so every model call of an agent sees the
+// whole history without copying it (a copy per turn would make a run quadratic in its length).
+// Appending to a conversation whose storage other copies still share copies the storage first
+// (copy-on-write). A copy handed to another thread is an immutable snapshot; only its owner appends.
+class Conversation {
+ public:
+  using const_iterator = std::vector<Message>::const_iterator;
+  using const_reverse_iterator = std::vector<Message>::const_reverse_iterator;
+
+  Conversation() = default;
+  Conversation(std::initializer_list<Message> messages) : Conversation(std::vector<Message>(messages)) {}
+  explicit Conversation(std::vector<Message> messages);
+
+  void push_back(Message message);
+  // The messages as a vector: moved out when this is the only copy, else copied. Leaves this empty.
+  std::vector<Message> release();
+
+  const std::vector<Message>& messages() const noexcept;
+  std::size_t size() const noexcept { return messages().size(); }
+  bool empty() const noexcept { return messages().empty(); }
+  const Message& operator[](std::size_t i) const { return messages()[i]; }
+  const Message& front() const { return messages().front(); }
+  const Message& back() const { return messages().back(); }
+  const_iterator begin() const noexcept { return messages().begin(); }
+  const_iterator end() const noexcept { return messages().end(); }
+  const_reverse_iterator rbegin() const noexcept { return messages().rbegin(); }
+  const_reverse_iterator rend() const noexcept { return messages().rend(); }
+
+  friend bool operator==(const Conversation& a, const Conversation& b) { return a.messages() == b.messages(); }
+
+ private:
+  std::shared_ptr<std::vector<Message>> messages_;  // null while empty
 };
 
 // Token usage, summed over every model call of a run (nested agents included).

@@ -33,7 +33,7 @@ struct ModelRequest {
   std::string model;               // model name as the provider knows it
   std::string agent;               // the calling agent's name
   std::string step_name;           // stable step name of this call (see trace.hpp)
-  std::vector<Message> messages;   // instructions (as a system message) first, then the conversation
+  Conversation messages;           // instructions (as a system message) first, then the conversation
   std::vector<ToolSpec> tools;
   std::string output_schema;       // JSON Schema text the final answer must match; empty = free text
 };

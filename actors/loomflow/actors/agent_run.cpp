@@ -22,7 +22,8 @@ struct AgentRunState {
   run_context ctx;
   std::string step;  // this run's step name; turns nest under it
   int turn = 0;
-  node_result result;  // usage, trace, messages (the conversation)
+  Conversation conversation;  // shared with each model request, not copied
+  node_result result;         // usage and trace; the conversation joins it at the end
   // The turn's tool calls in flight.
   std::vector<tool_result> tool_results;
   std::size_t tools_pending = 0;
@@ -40,6 +41,7 @@ void finish(self_ptr self, Error error, std::string output) {
   st.finished = true;
   st.result.error = std::move(error);
   st.result.output = std::move(output);
+  st.result.messages = st.conversation.release();
   hand_over(st.on_done, st.promise, std::move(st.result));
   self->quit();
 }
@@ -70,12 +72,12 @@ std::string turn_prefix(const AgentRunState& st) { return st.step + "/turn-" + s
 void finish_tools(self_ptr self) {
   auto& st = self->state;
   // Index, not reference: appending the results may reallocate the conversation.
-  const std::size_t assistant = st.result.messages.size() - 1;
+  const std::size_t assistant = st.conversation.size() - 1;
   for (std::size_t k = 0; k < st.tool_results.size(); ++k) {
     auto& r = st.tool_results[k];
-    const auto& call = st.result.messages[assistant].tool_calls[k];
+    const auto& call = st.conversation[assistant].tool_calls[k];
     auto message = Message::tool_result(call.id, call.name, std::move(r.content), r.is_error);
-    st.result.messages.push_back(std::move(message));
+    st.conversation.push_back(std::move(message));
   }
   st.tool_results.clear();
   next_turn(self);
@@ -83,7 +85,8 @@ void finish_tools(self_ptr self) {
 
 void dispatch_tools(self_ptr self) {
   auto& st = self->state;
-  const auto calls = st.result.messages.back().tool_calls;  // copy: messages grows while in flight
+  // Stable while this loop runs: results arrive, and the conversation grows, only afterwards.
+  const auto& calls = st.conversation.back().tool_calls;
   st.tool_results.assign(calls.size(), tool_result{});
   st.tools_pending = calls.size();
   const std::string prefix = turn_prefix(st);
@@ -143,7 +146,7 @@ void next_turn(self_ptr self) {
     return;
   }
   ++st.turn;
-  ModelRequest request{opts.model.name, opts.name, turn_prefix(st) + "/model", st.result.messages,
+  ModelRequest request{opts.model.name, opts.name, turn_prefix(st) + "/model", st.conversation,
                        st.agent->tool_specs, opts.output_schema};
   auto started = now_us();
   auto step = request.step_name;
@@ -162,12 +165,12 @@ void next_turn(self_ptr self) {
               return;
             }
             r.response.message.role = Role::assistant;
-            st.result.messages.push_back(std::move(r.response.message));
-            if (!st.result.messages.back().tool_calls.empty()) {
+            st.conversation.push_back(std::move(r.response.message));
+            if (!st.conversation.back().tool_calls.empty()) {
               dispatch_tools(self);
               return;
             }
-            std::string answer = st.result.messages.back().content;
+            std::string answer = st.conversation.back().content;
             if (auto ok = check_output(st, answer); !ok) {
               finish(self, ok.error(), {});
               return;
@@ -197,8 +200,8 @@ run_actor::behavior_type agent_run(self_ptr self, std::shared_ptr<const detail::
           finish(self, Error{ErrorCode::cancelled, who(self->state) + ": stopped because its run ended first"}, {});
         });
         if (!st.agent->options.instructions.empty())
-          st.result.messages.push_back(Message::system(st.agent->options.instructions));
-        st.result.messages.push_back(Message::user(std::move(call.input)));
+          st.conversation.push_back(Message::system(st.agent->options.instructions));
+        st.conversation.push_back(Message::user(std::move(call.input)));
         next_turn(self);
         return st.promise;
       },

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -43,6 +44,23 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Message& x) {
   return f(caf::meta::type_name("loomflow.message"), x.role, x.content, x.tool_calls, x.tool_call_id, x.name,
            x.is_error);
+}
+
+// A conversation travels by value between processes; within one it is shared.
+template <class Inspector>
+typename std::enable_if<Inspector::reads_state, typename Inspector::result_type>::type inspect(Inspector& f,
+                                                                                               Conversation& x) {
+  std::vector<Message> messages = x.messages();
+  return f(caf::meta::type_name("loomflow.conversation"), messages);
+}
+
+template <class Inspector>
+typename std::enable_if<Inspector::writes_state, typename Inspector::result_type>::type inspect(Inspector& f,
+                                                                                                Conversation& x) {
+  std::vector<Message> messages;
+  auto result = f(caf::meta::type_name("loomflow.conversation"), messages);
+  x = Conversation(std::move(messages));
+  return result;
 }
 
 template <class Inspector>
