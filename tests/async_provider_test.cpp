@@ -4,20 +4,20 @@
 
 #include <optional>
 
-#include "parked_provider.hpp"
+#include "loomflow/providers/held.hpp"
 #include "test_support.hpp"
 
 using namespace loomflow;
-using loomflow::testing::ParkedProvider;
+using loomflow::providers::HeldProvider;
 using loomflow::testing::shared_runtime;
 
 TEST(AsyncProvider, HundredsOfRunsWaitOnTheModelAtOnceWithoutAThreadEach) {
-  auto provider = std::make_shared<ParkedProvider>();
-  auto agent = Agent::create({.name = "waiter", .model = Model{provider, "parked"}}).value();
+  auto provider = std::make_shared<HeldProvider>("parked:");
+  auto agent = Agent::create({.name = "waiter", .model = Model{provider, "held"}}).value();
   constexpr std::size_t kRuns = 300;  // on a runtime with 2 scheduler threads
   std::vector<RunHandle> runs;
   for (std::size_t i = 0; i < kRuns; ++i) runs.push_back(shared_runtime().start(agent, "q" + std::to_string(i)));
-  ASSERT_TRUE(provider->wait_for_parked(kRuns));
+  ASSERT_TRUE(provider->wait_for_held(kRuns));
   for (const auto& run : runs) EXPECT_FALSE(run.ready());
   provider->release_all();
   for (std::size_t i = 0; i < kRuns; ++i) {
@@ -55,11 +55,11 @@ TEST(AsyncProvider, AProviderWithoutSynchronousCallsSaysSo) {
 }
 
 TEST(AsyncProvider, CancellingAWorkflowWhileItsAgentWaitsEndsTheRunAsCancelled) {
-  auto provider = std::make_shared<ParkedProvider>();
-  auto agent = Agent::create({.name = "slow", .model = Model{provider, "parked"}}).value();
+  auto provider = std::make_shared<HeldProvider>("parked:");
+  auto agent = Agent::create({.name = "slow", .model = Model{provider, "held"}}).value();
   auto wf = Workflow::chain("w", {Node::agent(agent), loomflow::testing::append("after", "!")}).value();
   auto handle = shared_runtime().start(wf, "question");
-  ASSERT_TRUE(provider->wait_for_parked(1));
+  ASSERT_TRUE(provider->wait_for_held(1));
   handle.cancel();
   auto result = handle.wait();
   ASSERT_FALSE(result);
@@ -68,8 +68,8 @@ TEST(AsyncProvider, CancellingAWorkflowWhileItsAgentWaitsEndsTheRunAsCancelled) 
 }
 
 TEST(AsyncProvider, ADeadlineEndsARunWhoseModelNeverAnswers) {
-  auto provider = std::make_shared<ParkedProvider>();
-  auto agent = Agent::create({.name = "slow", .model = Model{provider, "parked"}}).value();
+  auto provider = std::make_shared<HeldProvider>("parked:");
+  auto agent = Agent::create({.name = "slow", .model = Model{provider, "held"}}).value();
   auto result = shared_runtime().run(agent, "q", {.timeout = std::chrono::milliseconds(30)});
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::deadline_exceeded);
@@ -78,15 +78,15 @@ TEST(AsyncProvider, ADeadlineEndsARunWhoseModelNeverAnswers) {
 }
 
 TEST(AsyncProvider, DestroyingTheRuntimeEndsRunsInFlightAsCancelledInsteadOfHanging) {
-  auto provider = std::make_shared<ParkedProvider>();
-  auto agent = Agent::create({.name = "slow", .model = Model{provider, "parked"}}).value();
+  auto provider = std::make_shared<HeldProvider>("parked:");
+  auto agent = Agent::create({.name = "slow", .model = Model{provider, "held"}}).value();
   auto wf = Workflow::chain("w", {Node::agent(agent), loomflow::testing::append("after", "!")}).value();
   std::optional<RunHandle> workflow_run, agent_run;
   {
     Runtime runtime(RuntimeConfig{1});
     workflow_run = runtime.start(wf, "a");
     agent_run = runtime.start(agent, "b");
-    ASSERT_TRUE(provider->wait_for_parked(2));
+    ASSERT_TRUE(provider->wait_for_held(2));
   }
   auto first = workflow_run->wait();
   auto second = agent_run->wait();

@@ -2,52 +2,15 @@
 // is an agent wait on an asynchronous model that holds every call; once all of them wait, the heap
 // growth divided by the number of runs is the cost of a suspended run (its coordinator and agent
 // actors, their state and the pending messages). Then every call is answered and every run checked.
-#include <condition_variable>
-#include <mutex>
-
 #include "bench.hpp"
+#include "loomflow/providers/held.hpp"
 
 namespace loomflow::cli::bench {
-
-namespace {
-
-// Holds every call until released; no thread waits meanwhile.
-class HeldModel final : public Provider {
- public:
-  std::string_view name() const noexcept override { return "held"; }
-  bool asynchronous() const noexcept override { return true; }
-  void start(ModelRequest request, Completion done) override {
-    std::lock_guard<std::mutex> guard(mutex_);
-    held_.push_back({std::move(request.messages.back().content), std::move(done)});
-    if (held_.size() >= expected_) all_held_.notify_all();
-  }
-  bool wait_for(std::size_t count) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    expected_ = count;
-    return all_held_.wait_for(lock, std::chrono::seconds(60), [&] { return held_.size() >= count; });
-  }
-  void release_all() {
-    std::vector<std::pair<std::string, Completion>> held;
-    {
-      std::lock_guard<std::mutex> guard(mutex_);
-      held.swap(held_);
-    }
-    for (auto& [question, done] : held) done(ModelResponse{Message::assistant(question), {}});
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable all_held_;
-  std::size_t expected_ = ~std::size_t{0};
-  std::vector<std::pair<std::string, Completion>> held_;
-};
-
-}  // namespace
 
 Json measure_idle_runs(const BenchArgs& args, std::size_t runs) {
   constexpr std::size_t kNodes = 10;
   Runtime runtime(RuntimeConfig{args.threads});
-  auto model = std::make_shared<HeldModel>();
+  auto model = std::make_shared<providers::HeldProvider>();
   auto agent = Agent::create({.name = "waiter", .model = Model{model, "held"}, .max_turns = 1});
   if (!agent) return Json{{"error", agent.error().describe()}};
   std::vector<Node> nodes{Node::agent("ask", *agent)};
@@ -65,7 +28,7 @@ Json measure_idle_runs(const BenchArgs& args, std::size_t runs) {
   const std::size_t heap_before = heap_bytes();
   const std::size_t rss_before = rss_bytes();
   for (std::size_t i = 0; i < runs; ++i) handles.push_back(runtime.start(*wf, inputs[i]));
-  if (!model->wait_for(runs)) return Json{{"error", "the runs did not all reach the model within 60 s"}};
+  if (!model->wait_for_held(runs, std::chrono::seconds(60))) return Json{{"error", "the runs did not all reach the model within 60 s"}};
   const std::size_t heap_held = heap_bytes();
   const std::size_t rss_held = rss_bytes();
   model->release_all();
