@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PACKAGES=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev libcli11-dev libgtest-dev)
+PACKAGES=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+  libcurl4-openssl-dev libcpp-httplib-dev)
 BUILD_DIR=${LOOMFLOW_BUILD_DIR:-build}
 JOBS=${LOOMFLOW_JOBS:-2}
 

@@ -39,8 +39,10 @@ struct ModelRequest {
 };
 
 struct ModelResponse {
-  Message message;  // role assistant: text and/or tool calls
-  Usage usage;      // this call's tokens; model_calls is set by the runtime
+  Message message;            // role assistant: text and/or tool calls
+  Usage usage;                // this call's tokens; model_calls is set by the runtime
+  std::string finish_reason;  // normalized: "stop", "tool_calls", "length", "refusal", "content_filter"; empty = unknown
+  std::string refusal;        // the model's refusal text, when it refused
 };
 
 class Provider {

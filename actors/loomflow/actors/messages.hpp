@@ -88,7 +88,7 @@ typename Inspector::result_type inspect(Inspector& f, ModelRequest& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ModelResponse& x) {
-  return f(caf::meta::type_name("loomflow.model_response"), x.message, x.usage);
+  return f(caf::meta::type_name("loomflow.model_response"), x.message, x.usage, x.finish_reason, x.refusal);
 }
 
 namespace actors {

@@ -1,0 +1,132 @@
+#include "loomflow/providers/http_model.hpp"
+
+#include <random>
+
+namespace loomflow::providers {
+
+struct HttpModelProvider::Call {
+  ModelRequest request;
+  std::string label;  // e.g. "openai model 'gpt-4.1-mini'", opening every error
+  std::string body;
+  Completion done;
+  int attempts = 0;
+  // Streaming state of the current attempt.
+  wire::SseParser parser;
+  std::unique_ptr<StreamReader> stream;
+  std::optional<Error> stream_error;
+  bool received = false;  // stream bytes arrived in this attempt
+};
+
+HttpModelProvider::HttpModelProvider(std::shared_ptr<http::HttpClient> client, std::shared_ptr<const Dialect> dialect,
+                                     HttpModelOptions options)
+    : client_(std::move(client)), dialect_(std::move(dialect)), options_(std::move(options)) {
+  if (options_.retry.max_attempts < 1) options_.retry.max_attempts = 1;
+  if (options_.provider_name.empty()) options_.provider_name = std::string(dialect_->api_name());
+}
+
+void HttpModelProvider::start(ModelRequest request, Completion done) {
+  auto call = std::make_shared<Call>();
+  call->label = options_.provider_name + " model '" + request.model + "'";
+  auto body = dialect_->build(request, options_.call);
+  if (!body) {
+    done(Error{body.error().code, call->label + ": " + body.error().message});
+    return;
+  }
+  call->body = std::move(*body);
+  call->request = std::move(request);
+  call->done = std::move(done);
+  attempt(std::move(call));
+}
+
+void HttpModelProvider::attempt(std::shared_ptr<Call> call) {
+  ++call->attempts;
+  http::HttpRequest req;
+  req.method = "POST";
+  req.url = options_.base_url + dialect_->path();
+  req.body = call->body;
+  req.headers = dialect_->headers(options_.api_key, options_.call.stream);
+  for (const auto& h : options_.extra_headers) req.headers.push_back(h);
+  req.connect_timeout = options_.connect_timeout;
+  req.total_timeout = options_.total_timeout;
+  req.idle_timeout = options_.idle_timeout;
+
+  http::HttpClient::OnData on_data;
+  if (options_.call.stream) {
+    call->parser = wire::SseParser{};
+    call->stream = dialect_->stream_reader(call->label, call->request);
+    call->stream_error.reset();
+    call->received = false;
+    on_data = [call](std::string_view bytes) {
+      call->received = true;
+      std::vector<wire::SseEvent> events;
+      call->parser.feed(bytes, events);
+      for (const auto& event : events) {
+        if (auto ok = call->stream->on_event(event); !ok) {
+          call->stream_error = ok.error();
+          return false;  // stop reading: the stream is unusable
+        }
+      }
+      return true;
+    };
+  }
+  client_->send(std::move(req), std::move(on_data),
+                [self = shared_from_this(), call](Expected<http::HttpResponse> outcome) {
+                  self->settle(call, std::move(outcome));
+                });
+}
+
+void HttpModelProvider::settle(std::shared_ptr<Call> call, Expected<http::HttpResponse> outcome) {
+  auto retry_or_fail = [&](const http::HttpResponse* response, Error error) {
+    if (call->attempts < options_.retry.max_attempts) {
+      thread_local std::mt19937 rng{std::random_device{}()};
+      const double jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+      const auto delay = http::retry_delay(response, call->attempts, options_.retry, jitter);
+      client_->after(delay, [self = shared_from_this(), call] { self->attempt(call); });
+      return;
+    }
+    if (call->attempts > 1) error.message += " (after " + std::to_string(call->attempts) + " attempts)";
+    call->done(std::move(error));
+  };
+
+  if (call->stream_error) {  // the body arrived but could not be read: repeating would not help
+    call->done(*call->stream_error);
+    return;
+  }
+  if (!outcome) {
+    Error error{outcome.error().code, call->label + ": " + outcome.error().message};
+    if (call->received) {  // cut off mid-stream: not retried, part of it may have been consumed
+      call->done(Error{ErrorCode::unavailable, call->label + ": truncated stream: " + outcome.error().message});
+      return;
+    }
+    if (error.code == ErrorCode::unavailable)
+      retry_or_fail(nullptr, std::move(error));
+    else
+      call->done(std::move(error));
+    return;
+  }
+  const http::HttpResponse& response = *outcome;
+  if (response.status < 200 || response.status >= 300) {
+    const auto api = dialect_->parse_error(response.status, response.body);
+    std::string message = call->label + ": HTTP " + std::to_string(response.status);
+    if (!api.type.empty()) message += " " + api.type;
+    if (!api.code.empty()) message += " (" + api.code + ")";
+    if (!api.message.empty()) message += ": " + api.message;
+    if (http::is_retryable(response))
+      retry_or_fail(&response, Error{ErrorCode::unavailable, std::move(message)});
+    else
+      call->done(Error{ErrorCode::model_error, std::move(message)});
+    return;
+  }
+  if (!options_.call.stream) {
+    call->done(dialect_->parse(response.body, call->label, call->request));
+    return;
+  }
+  // A stream cut short is not retried: part of it may already have reached a consumer.
+  if (!call->parser.at_boundary()) {
+    call->done(Error{ErrorCode::unavailable, call->label + ": truncated stream: the body ended mid-event"});
+    return;
+  }
+  call->done(call->stream->finish());
+}
+
+}  // namespace loomflow::providers
