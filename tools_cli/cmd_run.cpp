@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "loomflow/providers/builtin.hpp"
+#include "loomflow/providers/spec_models.hpp"
 #include "loomflow/runtime.hpp"
 #include "loomflow/tools/builtin.hpp"
 
@@ -11,7 +12,7 @@ namespace loomflow::cli {
 
 SpecEnvironment cli_environment() {
   SpecEnvironment env;
-  env.make_model = providers::builtin_model;
+  env.make_model = providers::spec_model_resolver(std::make_shared<providers::ProviderEnvironment>());
   env.functions = tools::builtin_functions();
   env.tools = tools::builtin_tools();
   return env;

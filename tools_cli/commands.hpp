@@ -18,6 +18,15 @@ struct RunArgs {
   std::size_t threads = 0;
 };
 
+struct AskArgs {
+  std::string model;
+  std::string prompt;
+  std::string system;
+  std::string schema;  // path of a JSON Schema file for the answer
+  bool stream = false;
+  bool json = false;
+};
+
 struct BenchArgs {
   std::string workload;  // empty: all
   bool json = false;
@@ -29,6 +38,7 @@ SpecEnvironment cli_environment();
 
 int run_command(const RunArgs& args);
 int graph_command(const std::string& spec);
+int ask_command(const AskArgs& args);
 int bench_command(const BenchArgs& args);
 
 }  // namespace loomflow::cli

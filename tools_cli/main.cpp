@@ -25,6 +25,15 @@ int main(int argc, char** argv) {
   auto* graph_cmd = app.add_subcommand("graph", "Print the workflow of a JSON spec as a Mermaid flowchart");
   graph_cmd->add_option("spec", graph_spec, "Path of the JSON spec")->required();
 
+  AskArgs ask;
+  auto* ask_cmd = app.add_subcommand("ask", "Ask one model one question (echo, openai:…, anthropic:…, compat:…, gpt-…, claude-…)");
+  ask_cmd->add_option("model", ask.model, "The model, e.g. gpt-4.1-mini, claude-haiku-4-5, compat:llama3.1, echo")->required();
+  ask_cmd->add_option("prompt", ask.prompt, "The question")->required();
+  ask_cmd->add_option("--system", ask.system, "A system message");
+  ask_cmd->add_flag("--stream", ask.stream, "Stream the answer and print it as it arrives");
+  ask_cmd->add_flag("--json", ask.json, "Print one JSON object: output and usage");
+  ask_cmd->add_option("--schema", ask.schema, "A JSON Schema file the answer must match (structured output)");
+
   BenchArgs bench;
   auto* bench_cmd = app.add_subcommand("bench", "Run the benchmark workloads W1 W2 W3 W5 W6 (one JSON line each)");
   bench_cmd->add_option("--workload,-w", bench.workload, "Only this workload (W1, W1-200nodes, W2, W3, W5, W6)");
@@ -46,6 +55,7 @@ int main(int argc, char** argv) {
 
   if (*run_cmd) return run_command(run);
   if (*graph_cmd) return graph_command(graph_spec);
+  if (*ask_cmd) return ask_command(ask);
   if (*bench_cmd) return bench_command(bench);
   return 2;
 }

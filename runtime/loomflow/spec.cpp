@@ -130,7 +130,8 @@ Expected<LoadedSpec> Loader::load() {
 Expected<void> Loader::read_agent(const std::string& name, const ojson& json, const std::string& path) {
   if (auto ok = check_name(name, path, "agent"); !ok) return ok;
   if (auto ok = expect_type(json, path, "object"); !ok) return ok;
-  if (auto ok = check_fields(json, path, {"instructions", "model", "script", "tools", "max_turns", "output_schema"});
+  if (auto ok = check_fields(json, path,
+                             {"instructions", "model", "model_settings", "script", "tools", "max_turns", "output_schema"});
       !ok)
     return ok;
   AgentSpec agent;
@@ -147,6 +148,9 @@ Expected<void> Loader::read_agent(const std::string& name, const ojson& json, co
   if (!model_name) return model_name.error();
   if (const ojson* v = optional_field(json, "script"))
     if (auto ok = expect_type(*v, path + ".script", "array"); !ok) return ok;
+  // Read by the model resolver, which knows the fields its providers take.
+  if (const ojson* v = optional_field(json, "model_settings"))
+    if (auto ok = expect_type(*v, path + ".model_settings", "object"); !ok) return ok;
   if (const ojson* v = optional_field(json, "tools"))
     if (auto ok = read_tools(agent, *v, path + ".tools"); !ok) return ok;
   if (const ojson* v = optional_field(json, "max_turns")) {

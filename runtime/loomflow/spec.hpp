@@ -25,6 +25,10 @@
 //   "agents": { "<name>": {            optional; names are [A-Za-z0-9_-]{1,64}
 //       "instructions": "...",         optional string (the system message)
 //       "model": "echo",               required string, resolved by SpecEnvironment::make_model
+//       "model_settings": { ... },     optional object, read by make_model (for HTTP models: base_url,
+//                                      api_key_env, headers, temperature, max_tokens, tool_choice,
+//                                      stream, timeout_ms, connect_timeout_ms, idle_timeout_ms,
+//                                      max_attempts)
 //       "script": [ ... ],             optional array, read by make_model ("scripted" models)
 //       "tools": ["word_count", "workflow:<name>"],   optional, unique; a SpecEnvironment::tools
 //                                      name, or "workflow:<sub-workflow>" = that workflow as a tool

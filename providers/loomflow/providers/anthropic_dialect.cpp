@@ -12,6 +12,7 @@ class AnthropicStreamReader final : public StreamReader {
  public:
   AnthropicStreamReader(std::string label, bool structured) : accumulator_(std::move(label), structured) {}
   Expected<void> on_event(const wire::SseEvent& event) override { return accumulator_.on_event(event); }
+  void set_text_sink(std::function<void(std::string_view)> sink) override { accumulator_.on_text = std::move(sink); }
   Expected<ModelResponse> finish() override { return accumulator_.finish(); }
 
  private:

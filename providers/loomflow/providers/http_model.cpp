@@ -54,6 +54,7 @@ void HttpModelProvider::attempt(std::shared_ptr<Call> call) {
   if (options_.call.stream) {
     call->parser = wire::SseParser{};
     call->stream = dialect_->stream_reader(call->label, call->request);
+    if (options_.on_text) call->stream->set_text_sink(options_.on_text);
     call->stream_error.reset();
     call->received = false;
     on_data = [call](std::string_view bytes) {

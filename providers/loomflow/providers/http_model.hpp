@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,8 @@ class StreamReader {
  public:
   virtual ~StreamReader() = default;
   virtual Expected<void> on_event(const wire::SseEvent& event) = 0;
+  // Receives each text delta as it is read.
+  virtual void set_text_sink(std::function<void(std::string_view)> sink) = 0;
   // The assembled response once the body ended (a stream without its end marker is an error).
   virtual Expected<ModelResponse> finish() = 0;
 };
@@ -70,6 +73,9 @@ struct HttpModelOptions {
   std::chrono::milliseconds connect_timeout{10'000};  // default 10 s
   std::chrono::milliseconds total_timeout{600'000};   // default 10 min
   std::chrono::milliseconds idle_timeout{60'000};     // no bytes for this long; default 60 s
+  // With call.stream: every text delta of every call, as it is read, on the HTTP I/O thread (for
+  // a command line that prints as it goes). Must be quick. Default: none.
+  std::function<void(std::string_view)> on_text;
 };
 
 class HttpModelProvider final : public Provider, public std::enable_shared_from_this<HttpModelProvider> {

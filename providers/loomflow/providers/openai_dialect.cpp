@@ -10,6 +10,7 @@ class OpenAIStreamReader final : public StreamReader {
  public:
   explicit OpenAIStreamReader(std::string label) : accumulator_(std::move(label)) {}
   Expected<void> on_event(const wire::SseEvent& event) override { return accumulator_.on_event(event); }
+  void set_text_sink(std::function<void(std::string_view)> sink) override { accumulator_.on_text = std::move(sink); }
   // Some OpenAI-compatible servers end without "data: [DONE]"; a finish_reason then suffices.
   Expected<ModelResponse> finish() override { return accumulator_.finish(/*allow_missing_done=*/true); }
 

@@ -78,6 +78,7 @@ Expected<Model> resolve_model(std::string_view name, const ModelSettings& settin
   if (settings.total_timeout) options.total_timeout = *settings.total_timeout;
   if (settings.idle_timeout) options.idle_timeout = *settings.idle_timeout;
   if (settings.max_attempts) options.retry.max_attempts = *settings.max_attempts;
+  options.on_text = settings.on_text;
   if (!env.http) env.http = std::make_shared<http::HttpClient>();
   auto dialect = anthropic ? anthropic_dialect() : openai_dialect();
   return Model{std::make_shared<HttpModelProvider>(env.http, std::move(dialect), std::move(options)), parsed->model};

@@ -34,6 +34,7 @@ struct ModelSettings {
   CallSettings call;             // temperature, max_tokens, tool_choice, stream
   std::optional<std::chrono::milliseconds> connect_timeout, total_timeout, idle_timeout;
   std::optional<int> max_attempts;  // default 3
+  std::function<void(std::string_view)> on_text;  // streamed text deltas (see HttpModelOptions)
 };
 
 struct ProviderEnvironment {
