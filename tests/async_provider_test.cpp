@@ -96,3 +96,16 @@ TEST(AsyncProvider, DestroyingTheRuntimeEndsRunsInFlightAsCancelledInsteadOfHang
   EXPECT_EQ(second.error().code, ErrorCode::cancelled);
   provider->release_all();  // completions to actors that are gone go nowhere
 }
+
+TEST(AsyncProvider, CancellingARunCancelsItsModelCallInTheProvider) {
+  auto provider = std::make_shared<HeldProvider>();
+  auto agent = Agent::create({.name = "slow", .model = Model{provider, "held"}}).value();
+  auto handle = shared_runtime().start(agent, "question");
+  ASSERT_TRUE(provider->wait_for_held(1));
+  handle.cancel();
+  EXPECT_EQ(handle.wait().error().code, ErrorCode::cancelled);
+  // The agent told the model actor, which told the provider: the held call is gone.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (provider->held() != 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(provider->held(), 0u);
+}

@@ -312,3 +312,23 @@ TEST(ModelResolution, TheEnvironmentsBaseUrlAndKeyReachTheWire) {
   EXPECT_EQ(request.headers.find("x-team")->second, "loom");
   EXPECT_EQ(request.json()["model"], "gpt-4.1-mini");
 }
+
+TEST(OpenAIProvider, CancellingARunAbortsItsHttpCallPromptly) {
+  LoopbackServer server;
+  CannedResponse slow = ok_json("openai/chat/nonstream-text.json");
+  slow.hold = true;  // never answered while the test runs
+  server.push(slow);
+  HttpModelOptions o;
+  o.base_url = server.url() + "/v1";
+  o.api_key = kKey;
+  auto provider = std::make_shared<HttpModelProvider>(std::make_shared<http::HttpClient>(), openai_dialect(), o);
+  auto handle = shared_runtime().start(agent_with(Model{provider, "gpt-4o"}), "hi");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (server.requests().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  ASSERT_EQ(provider->in_flight(), 1u);
+  handle.cancel();
+  EXPECT_EQ(handle.wait().error().code, ErrorCode::cancelled);
+  while (provider->in_flight() != 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(provider->in_flight(), 0u);  // the transfer was aborted, not left to run to its timeout
+  server.release();
+}

@@ -64,7 +64,7 @@ TEST_F(MessagesTest, ANodeResultRoundTripsWithErrorTraceVisitedAndMessages) {
 
 TEST_F(MessagesTest, ModelAndToolMessagesRoundTrip) {
   model_call mc{run_context{UserId{"u"}, SessionId{"s"}},
-                ModelRequest{"echo", "agent", "agent/turn-1/model", {Message::user("hi")}, {ToolSpec{"t", "d", "{}"}}, ""}};
+                ModelRequest{"echo", "agent", "agent/turn-1/model", "s/agent/turn-1/model", {Message::user("hi")}, {ToolSpec{"t", "d", "{}"}}, ""}};
   auto mc2 = round_trip(sys, mc);
   EXPECT_EQ(mc2.request.messages, mc.request.messages);
   EXPECT_EQ(mc2.request.tools, mc.request.tools);

@@ -33,6 +33,7 @@ struct ModelRequest {
   std::string model;               // model name as the provider knows it
   std::string agent;               // the calling agent's name
   std::string step_name;           // stable step name of this call (see trace.hpp)
+  std::string call_id;             // unique per call in flight ("<session>/<step>"); keys cancel()
   Conversation messages;           // instructions (as a system message) first, then the conversation
   std::vector<ToolSpec> tools;
   std::string output_schema;       // JSON Schema text the final answer must match; empty = free text
@@ -64,6 +65,9 @@ class Provider {
   virtual bool asynchronous() const noexcept { return false; }
   // Starts one call; `done` gets the outcome. The default answers with complete() inline.
   virtual void start(ModelRequest request, Completion done) { done(complete(request)); }
+  // Asks an asynchronous provider to abandon the call started with `call_id` (its run was cancelled
+  // or timed out): it should stop its I/O promptly; its completion may still run. Default: nothing.
+  virtual void cancel(const std::string& call_id) {}
 };
 
 // A provider and the model name to ask it for. Cheap to copy; shared by every agent using it.

@@ -27,6 +27,7 @@ struct AgentRunState {
   // The turn's tool calls in flight.
   std::vector<tool_result> tool_results;
   std::size_t tools_pending = 0;
+  std::string model_call_in_flight;  // its call_id, so an early end can cancel it
 
   static inline const char* name = "loomflow.agent_run";
 };
@@ -39,6 +40,9 @@ void finish(self_ptr self, Error error, std::string output) {
   auto& st = self->state;
   if (st.finished) return;
   st.finished = true;
+  // Ending early (cancelled, timed out, the run gone): the provider may stop its I/O for us.
+  if (!st.model_call_in_flight.empty())
+    self->send(st.compiled->model, model_cancel_atom::value, std::move(st.model_call_in_flight));
   st.result.error = std::move(error);
   st.result.output = std::move(output);
   st.result.messages = st.conversation.release();
@@ -146,15 +150,17 @@ void next_turn(self_ptr self) {
     return;
   }
   ++st.turn;
-  ModelRequest request{opts.model.name, opts.name, turn_prefix(st) + "/model", st.conversation,
+  std::string step = turn_prefix(st) + "/model";
+  ModelRequest request{opts.model.name, opts.name, step, st.ctx.session_id.str() + "/" + step, st.conversation,
                        st.agent->tool_specs, opts.output_schema};
+  st.model_call_in_flight = request.call_id;
   auto started = now_us();
-  auto step = request.step_name;
   self->request(st.compiled->model, caf::infinite, model_call{st.ctx, std::move(request)})
       .then(
           [self, step, started](model_result& r) {
             auto& st = self->state;
             if (st.finished) return;
+            st.model_call_in_flight.clear();
             r.response.usage.model_calls = 1;
             st.result.usage += r.response.usage;
             st.result.trace.push_back(TraceStep{step, StepKind::model, st.agent->options.model.name, !r.failed(),

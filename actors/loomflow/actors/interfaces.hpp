@@ -6,7 +6,7 @@
 //                  node_calls (parallel branches) and passes run tokens along the graph
 //   coordinator_actor  a workflow run's coordinator: starts the token and takes it back
 //   model_actor    a provider endpoint: one model call per request; asynchronous providers
-//                  answer later through model_done
+//                  answer later through model_done, and can be told to abandon a call
 //   tool_actor     a tool: one dispatch per request; concurrent requests run concurrently
 #pragma once
 
@@ -25,7 +25,8 @@ using step_actor = node_actor::extend<caf::reacts_to<run_token>>;
 using coordinator_actor = run_actor::extend<caf::reacts_to<run_token>>;
 // `model_done` is how an asynchronous provider's completion re-enters the model actor.
 using model_actor = caf::typed_actor<caf::replies_to<model_call>::with<model_result>,
-                                     caf::reacts_to<model_done_atom, std::uint64_t, model_result>>;
+                                     caf::reacts_to<model_done_atom, std::uint64_t, model_result>,
+                                     caf::reacts_to<model_cancel_atom, std::string>>;
 using tool_actor = caf::typed_actor<caf::replies_to<tool_invocation>::with<tool_result>>;
 
 }  // namespace loomflow::actors

@@ -82,8 +82,8 @@ typename Inspector::result_type inspect(Inspector& f, ToolSpec& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ModelRequest& x) {
-  return f(caf::meta::type_name("loomflow.model_request"), x.model, x.agent, x.step_name, x.messages, x.tools,
-           x.output_schema);
+  return f(caf::meta::type_name("loomflow.model_request"), x.model, x.agent, x.step_name, x.call_id, x.messages,
+           x.tools, x.output_schema);
 }
 
 template <class Inspector>
@@ -97,6 +97,7 @@ namespace actors {
 using cancel_atom = caf::atom_constant<caf::atom("lf_cancel")>;
 using deadline_atom = caf::atom_constant<caf::atom("lf_dline")>;
 using model_done_atom = caf::atom_constant<caf::atom("lf_mdone")>;
+using model_cancel_atom = caf::atom_constant<caf::atom("lf_mcancel")>;
 
 // Who a run is for and which actor roots it; carried by every message of the run. Per-run actors
 // nested in the run (agent runs, sub-workflow coordinators) monitor `root`, so cancelling or

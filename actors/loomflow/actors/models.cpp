@@ -36,6 +36,7 @@ model_actor::behavior_type model_worker(model_actor::pointer self, std::shared_p
         return call_provider(*provider, call);
       },
       [](model_done_atom, std::uint64_t, model_result&) {},
+      [](model_cancel_atom, const std::string&) {},
   };
 }
 
@@ -71,6 +72,7 @@ model_actor::behavior_type async_endpoint(model_actor::stateful_pointer<AsyncEnd
         it->second.deliver(std::move(result));
         self->state.pending.erase(it);
       },
+      [provider](model_cancel_atom, const std::string& call_id) { provider->cancel(call_id); },
   };
 }
 
@@ -81,11 +83,13 @@ model_actor::behavior_type model_endpoint(model_actor::pointer self, std::shared
           return self->delegate(self->spawn<caf::detached>(model_worker, provider), std::move(call));
         },
         [](model_done_atom, std::uint64_t, model_result&) {},
+        [](model_cancel_atom, const std::string&) {},  // a blocking call cannot be interrupted
     };
   }
   return {
       [provider](model_call& call) { return call_provider(*provider, call); },
       [](model_done_atom, std::uint64_t, model_result&) {},
+      [](model_cancel_atom, const std::string&) {},  // inline calls are over before a cancel arrives
   };
 }
 

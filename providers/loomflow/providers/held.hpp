@@ -24,6 +24,8 @@ class HeldProvider final : public Provider {
   std::string_view name() const noexcept override { return "held"; }
   bool asynchronous() const noexcept override { return true; }
   void start(ModelRequest request, Completion done) override;
+  // Answers the held call with `cancelled` at once.
+  void cancel(const std::string& call_id) override;
 
   // Waits until at least `count` calls are held; false when that did not happen within `limit`.
   bool wait_for_held(std::size_t count, std::chrono::milliseconds limit = std::chrono::seconds(30));
@@ -33,6 +35,7 @@ class HeldProvider final : public Provider {
 
  private:
   struct Call {
+    std::string call_id;
     std::string last_message;
     Completion done;
   };

@@ -1,5 +1,6 @@
 #include "loomflow/providers/http_model.hpp"
 
+#include <atomic>
 #include <random>
 
 namespace loomflow::providers {
@@ -10,6 +11,8 @@ struct HttpModelProvider::Call {
   std::string body;
   Completion done;
   int attempts = 0;
+  std::atomic<http::HttpClient::CallId> http_call{0};  // the current attempt's transfer
+  std::atomic<bool> cancelled{false};
   // Streaming state of the current attempt.
   wire::SseParser parser;
   std::unique_ptr<StreamReader> stream;
@@ -35,10 +38,42 @@ void HttpModelProvider::start(ModelRequest request, Completion done) {
   call->body = std::move(*body);
   call->request = std::move(request);
   call->done = std::move(done);
+  if (!call->request.call_id.empty()) {
+    std::lock_guard<std::mutex> guard(calls_mutex_);
+    calls_[call->request.call_id] = call;
+  }
   attempt(std::move(call));
 }
 
+void HttpModelProvider::cancel(const std::string& call_id) {
+  std::shared_ptr<Call> call;
+  {
+    std::lock_guard<std::mutex> guard(calls_mutex_);
+    if (auto it = calls_.find(call_id); it != calls_.end()) call = it->second;
+  }
+  if (!call) return;
+  call->cancelled = true;  // no further attempt starts
+  client_->cancel(call->http_call.load());
+}
+
+std::size_t HttpModelProvider::in_flight() const {
+  std::lock_guard<std::mutex> guard(calls_mutex_);
+  return calls_.size();
+}
+
+void HttpModelProvider::complete(const std::shared_ptr<Call>& call, Expected<ModelResponse> outcome) {
+  if (!call->request.call_id.empty()) {
+    std::lock_guard<std::mutex> guard(calls_mutex_);
+    calls_.erase(call->request.call_id);
+  }
+  call->done(std::move(outcome));
+}
+
 void HttpModelProvider::attempt(std::shared_ptr<Call> call) {
+  if (call->cancelled) {  // cancelled while waiting to retry
+    complete(call, Error{ErrorCode::cancelled, call->label + ": the call was cancelled"});
+    return;
+  }
   ++call->attempts;
   http::HttpRequest req;
   req.method = "POST";
@@ -70,10 +105,12 @@ void HttpModelProvider::attempt(std::shared_ptr<Call> call) {
       return true;
     };
   }
-  client_->send(std::move(req), std::move(on_data),
-                [self = shared_from_this(), call](Expected<http::HttpResponse> outcome) {
-                  self->settle(call, std::move(outcome));
-                });
+  call->http_call = client_->send(std::move(req), std::move(on_data),
+                                  [self = shared_from_this(), call](Expected<http::HttpResponse> outcome) {
+                                    self->settle(call, std::move(outcome));
+                                  });
+  // A cancel that raced with this attempt's start would have hit the previous transfer.
+  if (call->cancelled) client_->cancel(call->http_call.load());
 }
 
 void HttpModelProvider::settle(std::shared_ptr<Call> call, Expected<http::HttpResponse> outcome) {
@@ -86,23 +123,27 @@ void HttpModelProvider::settle(std::shared_ptr<Call> call, Expected<http::HttpRe
       return;
     }
     if (call->attempts > 1) error.message += " (after " + std::to_string(call->attempts) + " attempts)";
-    call->done(std::move(error));
+    complete(call, std::move(error));
   };
 
+  if (call->cancelled) {
+    complete(call, Error{ErrorCode::cancelled, call->label + ": the call was cancelled"});
+    return;
+  }
   if (call->stream_error) {  // the body arrived but could not be read: repeating would not help
-    call->done(*call->stream_error);
+    complete(call, *call->stream_error);
     return;
   }
   if (!outcome) {
     Error error{outcome.error().code, call->label + ": " + outcome.error().message};
     if (call->received) {  // cut off mid-stream: not retried, part of it may have been consumed
-      call->done(Error{ErrorCode::unavailable, call->label + ": truncated stream: " + outcome.error().message});
+      complete(call, Error{ErrorCode::unavailable, call->label + ": truncated stream: " + outcome.error().message});
       return;
     }
     if (error.code == ErrorCode::unavailable)
       retry_or_fail(nullptr, std::move(error));
     else
-      call->done(std::move(error));
+      complete(call, std::move(error));
     return;
   }
   const http::HttpResponse& response = *outcome;
@@ -115,19 +156,19 @@ void HttpModelProvider::settle(std::shared_ptr<Call> call, Expected<http::HttpRe
     if (http::is_retryable(response))
       retry_or_fail(&response, Error{ErrorCode::unavailable, std::move(message)});
     else
-      call->done(Error{ErrorCode::model_error, std::move(message)});
+      complete(call, Error{ErrorCode::model_error, std::move(message)});
     return;
   }
   if (!options_.call.stream) {
-    call->done(dialect_->parse(response.body, call->label, call->request));
+    complete(call, dialect_->parse(response.body, call->label, call->request));
     return;
   }
   // A stream cut short is not retried: part of it may already have reached a consumer.
   if (!call->parser.at_boundary()) {
-    call->done(Error{ErrorCode::unavailable, call->label + ": truncated stream: the body ended mid-event"});
+    complete(call, Error{ErrorCode::unavailable, call->label + ": truncated stream: the body ended mid-event"});
     return;
   }
-  call->done(call->stream->finish());
+  complete(call, call->stream->finish());
 }
 
 }  // namespace loomflow::providers

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 
@@ -86,17 +88,24 @@ class HttpModelProvider final : public Provider, public std::enable_shared_from_
   std::string_view name() const noexcept override { return options_.provider_name; }
   bool asynchronous() const noexcept override { return true; }
   void start(ModelRequest request, Completion done) override;
+  // Stops the call's HTTP transfer (and any retry); its completion reports `cancelled`.
+  void cancel(const std::string& call_id) override;
 
   const HttpModelOptions& options() const noexcept { return options_; }
+  // Calls started and not yet completed.
+  std::size_t in_flight() const;
 
  private:
   struct Call;
   void attempt(std::shared_ptr<Call> call);
   void settle(std::shared_ptr<Call> call, Expected<http::HttpResponse> outcome);
+  void complete(const std::shared_ptr<Call>& call, Expected<ModelResponse> outcome);
 
   std::shared_ptr<http::HttpClient> client_;
   std::shared_ptr<const Dialect> dialect_;
   HttpModelOptions options_;
+  mutable std::mutex calls_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<Call>> calls_;  // in flight, by call_id
 };
 
 }  // namespace loomflow::providers
