@@ -143,3 +143,22 @@ TEST(CliSpecModels, AnUnknownModelSettingIsASpecErrorWithItsPath) {
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("$.agents.a.model_settings.temprature: unknown field"), std::string::npos) << r.err;
 }
+
+TEST(CliAsk, JsonReportsTheCostFromThePriceTable) {
+  LoopbackServer server;
+  server.push(json_fixture("openai/chat/nonstream-text.json"));  // 14 input, 37 output tokens
+  auto r = ask({{"OPENAI_BASE_URL", server.url() + "/v1"}, {"OPENAI_API_KEY", "k"}}, {"ask", "gpt-4o", "hi", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NEAR(nlohmann::json::parse(r.out)["usage"]["cost_usd"].get<double>(), (14 * 2.50 + 37 * 10.00) / 1e6, 1e-12);
+}
+
+TEST(CliAsk, APricesFileOverridesTheDefaults) {
+  LoopbackServer server;
+  server.push(json_fixture("openai/chat/nonstream-text.json"));
+  auto prices = std::filesystem::temp_directory_path() / ("loomflow-prices-" + std::to_string(::getpid()) + ".json");
+  std::ofstream(prices) << R"({"gpt-4o": {"input": 1000000, "output": 0}})";
+  auto r = ask({{"OPENAI_BASE_URL", server.url() + "/v1"}, {"OPENAI_API_KEY", "k"}},
+               {"ask", "gpt-4o", "hi", "--json", "--prices", prices.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(r.out)["usage"]["cost_usd"].get<double>(), 14.0);
+}

@@ -28,6 +28,12 @@ Expected<std::string> read_schema(const std::string& path) {
 
 int ask_command(const AskArgs& args) {
   providers::ProviderEnvironment env;
+  auto prices = price_table(args.prices);
+  if (!prices) {
+    std::cerr << "loomflow ask: " << prices.error().message << "\n";
+    return 2;
+  }
+  env.prices = *prices;
   providers::ModelSettings settings;
   settings.call.stream = args.stream;
   // Streamed text is printed as it arrives (from the HTTP thread; the lock keeps lines whole).
@@ -73,12 +79,7 @@ int ask_command(const AskArgs& args) {
     std::cout << nlohmann::ordered_json{{"model", args.model},
                                         {"provider", std::string(model->provider->name())},
                                         {"output", result->output},
-                                        {"usage",
-                                         {{"input_tokens", u.input_tokens},
-                                          {"output_tokens", u.output_tokens},
-                                          {"cached_input_tokens", u.cached_input_tokens},
-                                          {"total_tokens", u.total_tokens()},
-                                          {"model_calls", u.model_calls}}}}
+                                        {"usage", usage_json(u)}}
                      .dump()
               << "\n";
     return 0;

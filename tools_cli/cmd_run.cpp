@@ -1,3 +1,4 @@
+#include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -10,22 +11,41 @@
 
 namespace loomflow::cli {
 
-SpecEnvironment cli_environment() {
+SpecEnvironment cli_environment(std::shared_ptr<providers::ProviderEnvironment> providers) {
   SpecEnvironment env;
-  env.make_model = providers::spec_model_resolver(std::make_shared<providers::ProviderEnvironment>());
+  if (!providers) providers = std::make_shared<providers::ProviderEnvironment>();
+  env.make_model = providers::spec_model_resolver(std::move(providers));
   env.functions = tools::builtin_functions();
   env.tools = tools::builtin_tools();
   return env;
 }
 
-namespace {
+Expected<std::shared_ptr<const providers::PriceTable>> price_table(const std::string& file) {
+  auto table = providers::default_prices();
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) return Error{ErrorCode::invalid_argument, file + ": cannot read the price table"};
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::parse_error& e) {
+      return Error{ErrorCode::invalid_argument, file + ": not valid JSON: " + e.what()};
+    }
+    auto custom = providers::prices_from_json(json, "$");
+    if (!custom) return Error{ErrorCode::invalid_argument, file + ": " + custom.error().message};
+    for (auto& [model, price] : *custom) table[model] = price;
+  }
+  return std::make_shared<const providers::PriceTable>(std::move(table));
+}
 
 nlohmann::ordered_json usage_json(const Usage& u) {
   return {{"input_tokens", u.input_tokens},   {"output_tokens", u.output_tokens},
           {"cached_input_tokens", u.cached_input_tokens}, {"total_tokens", u.total_tokens()},
           {"model_calls", u.model_calls},     {"tool_calls", u.tool_calls},
-          {"tool_errors", u.tool_errors}};
+          {"tool_errors", u.tool_errors},     {"cost_usd", u.cost_usd}};
 }
+
+namespace {
 
 nlohmann::ordered_json result_json(const LoadedSpec& spec, const RunResult& r) {
   nlohmann::ordered_json trace = nlohmann::ordered_json::array();
@@ -56,7 +76,14 @@ Expected<void> check_scripts(const LoadedSpec& spec) {
 }  // namespace
 
 int run_command(const RunArgs& args) {
-  auto spec = load_spec_file(args.spec, cli_environment());
+  auto prices = price_table(args.prices);
+  if (!prices) {
+    std::cerr << "loomflow run: " << prices.error().message << "\n";
+    return 2;
+  }
+  auto providers = std::make_shared<providers::ProviderEnvironment>();
+  providers->prices = *prices;
+  auto spec = load_spec_file(args.spec, cli_environment(providers));
   if (!spec) {
     std::cerr << "loomflow run: " << spec.error().message << "\n";
     return 2;

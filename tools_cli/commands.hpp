@@ -4,6 +4,12 @@
 
 #include <string>
 
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "loomflow/providers/pricing.hpp"
+#include "loomflow/providers/resolve.hpp"
 #include "loomflow/spec.hpp"
 
 namespace loomflow::cli {
@@ -16,6 +22,7 @@ struct RunArgs {
   bool json = false;
   long timeout_ms = 0;
   std::size_t threads = 0;
+  std::string prices;  // a JSON price table file overriding the defaults
 };
 
 struct AskArgs {
@@ -25,6 +32,7 @@ struct AskArgs {
   std::string schema;  // path of a JSON Schema file for the answer
   bool stream = false;
   bool json = false;
+  std::string prices;
 };
 
 struct BenchArgs {
@@ -33,8 +41,15 @@ struct BenchArgs {
   std::size_t threads = 0;
 };
 
-// What specs run by the CLI may name: the built-in models, functions and tools.
-SpecEnvironment cli_environment();
+// What specs run by the CLI may name: the built-in models, functions and tools, and every model
+// resolve_model knows (HTTP models share `providers`; default: a fresh environment).
+SpecEnvironment cli_environment(std::shared_ptr<providers::ProviderEnvironment> providers = nullptr);
+
+// The default price table with the entries of `file` (JSON, see pricing.hpp) laid over it.
+Expected<std::shared_ptr<const providers::PriceTable>> price_table(const std::string& file);
+
+// Usage as the CLI prints it in --json output.
+nlohmann::ordered_json usage_json(const Usage& usage);
 
 int run_command(const RunArgs& args);
 int graph_command(const std::string& spec);

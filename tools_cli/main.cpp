@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--json", run.json, "Print one JSON object: output, visited, usage, user_id, session_id, trace");
   run_cmd->add_option("--timeout-ms", run.timeout_ms, "Fail the run after this many milliseconds (default: none)");
   run_cmd->add_option("--threads", run.threads, "Scheduler threads (default: one per core)");
+  run_cmd->add_option("--prices", run.prices, "A JSON price table (USD per million tokens) over the defaults");
 
   std::string graph_spec;
   auto* graph_cmd = app.add_subcommand("graph", "Print the workflow of a JSON spec as a Mermaid flowchart");
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   ask_cmd->add_flag("--stream", ask.stream, "Stream the answer and print it as it arrives");
   ask_cmd->add_flag("--json", ask.json, "Print one JSON object: output and usage");
   ask_cmd->add_option("--schema", ask.schema, "A JSON Schema file the answer must match (structured output)");
+  ask_cmd->add_option("--prices", ask.prices, "A JSON price table (USD per million tokens) over the defaults");
 
   BenchArgs bench;
   auto* bench_cmd = app.add_subcommand("bench", "Run the benchmark workloads W1 W2 W3 W5 W6 (one JSON line each)");

@@ -84,6 +84,7 @@ struct Usage {
   std::uint64_t model_calls = 0;
   std::uint64_t tool_calls = 0;
   std::uint64_t tool_errors = 0;  // tool calls whose result went back to the model as an error
+  double cost_usd = 0;            // from the provider's price table; 0 when the model has no price
 
   Usage& operator+=(const Usage& other) noexcept {
     input_tokens += other.input_tokens;
@@ -92,6 +93,7 @@ struct Usage {
     model_calls += other.model_calls;
     tool_calls += other.tool_calls;
     tool_errors += other.tool_errors;
+    cost_usd += other.cost_usd;
     return *this;
   }
   std::uint64_t total_tokens() const noexcept { return input_tokens + output_tokens; }

@@ -66,7 +66,7 @@ typename std::enable_if<Inspector::writes_state, typename Inspector::result_type
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, Usage& x) {
   return f(caf::meta::type_name("loomflow.usage"), x.input_tokens, x.output_tokens, x.cached_input_tokens,
-           x.model_calls, x.tool_calls, x.tool_errors);
+           x.model_calls, x.tool_calls, x.tool_errors, x.cost_usd);
 }
 
 template <class Inspector>

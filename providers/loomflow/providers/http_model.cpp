@@ -62,6 +62,9 @@ std::size_t HttpModelProvider::in_flight() const {
 }
 
 void HttpModelProvider::complete(const std::shared_ptr<Call>& call, Expected<ModelResponse> outcome) {
+  if (outcome && options_.prices)
+    if (auto price = find_price(*options_.prices, call->request.model))
+      outcome->usage.cost_usd = cost_usd(*price, outcome->usage);
   if (!call->request.call_id.empty()) {
     std::lock_guard<std::mutex> guard(calls_mutex_);
     calls_.erase(call->request.call_id);

@@ -22,6 +22,7 @@
 #include "loomflow/provider.hpp"
 #include "loomflow/providers/http/http_client.hpp"
 #include "loomflow/providers/http/retry.hpp"
+#include "loomflow/providers/pricing.hpp"
 #include "loomflow/providers/wire/sse.hpp"
 
 namespace loomflow::providers {
@@ -78,6 +79,8 @@ struct HttpModelOptions {
   // With call.stream: every text delta of every call, as it is read, on the HTTP I/O thread (for
   // a command line that prints as it goes). Must be quick. Default: none.
   std::function<void(std::string_view)> on_text;
+  // Prices each call's usage (Usage::cost_usd); null or no entry for the model: cost 0.
+  std::shared_ptr<const PriceTable> prices;
 };
 
 class HttpModelProvider final : public Provider, public std::enable_shared_from_this<HttpModelProvider> {

@@ -80,6 +80,8 @@ Expected<Model> resolve_model(std::string_view name, const ModelSettings& settin
   if (settings.max_attempts) options.retry.max_attempts = *settings.max_attempts;
   options.on_text = settings.on_text;
   if (!env.http) env.http = std::make_shared<http::HttpClient>();
+  if (!env.prices) env.prices = std::make_shared<const PriceTable>(default_prices());
+  options.prices = env.prices;
   auto dialect = anthropic ? anthropic_dialect() : openai_dialect();
   return Model{std::make_shared<HttpModelProvider>(env.http, std::move(dialect), std::move(options)), parsed->model};
 }

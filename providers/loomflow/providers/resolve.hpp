@@ -42,6 +42,8 @@ struct ProviderEnvironment {
   std::function<std::optional<std::string>(const std::string&)> getenv;
   // Shared by every HTTP model resolved with this environment; made on first need.
   std::shared_ptr<http::HttpClient> http;
+  // Prices applied to every call's usage; default (null): default_prices().
+  std::shared_ptr<const PriceTable> prices;
 };
 
 // The process environment, as ProviderEnvironment::getenv expects it.
