@@ -332,3 +332,21 @@ TEST(OpenAIProvider, CancellingARunAbortsItsHttpCallPromptly) {
   EXPECT_EQ(provider->in_flight(), 0u);  // the transfer was aborted, not left to run to its timeout
   server.release();
 }
+
+TEST(OpenAIProvider, ARefusalFailsTheRunWithTheRefusalText) {
+  LoopbackServer server;
+  server.push(ok_json("openai/chat/nonstream-refusal.json"));
+  auto result = shared_runtime().run(agent_with(openai_model(server)), "something it refuses");
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::model_error);
+  EXPECT_NE(result.error().message.find("the model refused: "), std::string::npos) << result.error().message;
+}
+
+TEST(OpenAIProvider, AStructuredAnswerCutOffAtMaxTokensSaysSo) {
+  LoopbackServer server;
+  server.push(ok_json("openai/chat/nonstream-length.json"));
+  auto result = shared_runtime().run(agent_with(openai_model(server), {}, R"({"type":"object"})"), "weather as JSON");
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::output_schema_violation);
+  EXPECT_NE(result.error().message.find("cut off at the model's max_tokens"), std::string::npos) << result.error().message;
+}

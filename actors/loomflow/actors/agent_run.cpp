@@ -171,12 +171,23 @@ void next_turn(self_ptr self) {
               return;
             }
             r.response.message.role = Role::assistant;
+            if (!r.response.refusal.empty()) {  // a refusal is not an answer, whatever the text says
+              finish(self, Error{ErrorCode::model_error, who(st) + ": the model refused: " + r.response.refusal}, {});
+              return;
+            }
+            const bool cut_off = r.response.finish_reason == "length";
             st.conversation.push_back(std::move(r.response.message));
             if (!st.conversation.back().tool_calls.empty()) {
               dispatch_tools(self);
               return;
             }
             std::string answer = st.conversation.back().content;
+            if (cut_off && !st.agent->options.output_schema.empty()) {
+              finish(self, Error{ErrorCode::output_schema_violation,
+                                 who(st) + ": the structured answer was cut off at the model's max_tokens"},
+                     {});
+              return;
+            }
             if (auto ok = check_output(st, answer); !ok) {
               finish(self, ok.error(), {});
               return;
