@@ -85,5 +85,7 @@ Json run_w6(const BenchArgs& args);
 Json measure_idle_runs(const BenchArgs& args, std::size_t runs);
 // Agent workload (workloads_agent.cpp).
 Json run_w5(const BenchArgs& args);
+// Provider overhead on loopback HTTP (workload_provider.cpp).
+Json run_p1(const BenchArgs& args);
 
 }  // namespace loomflow::cli::bench

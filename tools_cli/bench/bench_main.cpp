@@ -102,6 +102,7 @@ const std::vector<Workload>& workloads() {
       {"W3", "us_per_iter", bench::run_w3},
       {"W5", "us_per_turn", bench::run_w5},
       {"W6", "runs_per_sec", bench::run_w6},
+      {"P1", "us_per_call", bench::run_p1},
   };
   return all;
 }
