@@ -148,3 +148,21 @@ TEST(AnthropicProvider, StructuredOutputIsAStrictToolWhoseInputBecomesTheAnswer)
   EXPECT_EQ(request["tools"][0]["name"], "structured_output");
   EXPECT_EQ(request["tool_choice"]["name"], "structured_output");
 }
+
+TEST(AnthropicProvider, TheKeyIsAcceptedByAServerThatChecksEitherHeaderForm) {
+  LoopbackServer server;
+  server.require_key(kKey);
+  server.push(body("anthropic/messages/nonstream-text.body.json"));
+  auto result = shared_runtime().run(agent_with(claude(server)), "hi");
+  ASSERT_TRUE(result) << result.error().describe();
+}
+
+TEST(AnthropicProvider, AWrongKeyIsAnAuthenticationErrorThatIsNotRetried) {
+  LoopbackServer server;
+  server.require_key("sk-ant-the-right-one");
+  auto result = shared_runtime().run(agent_with(claude(server)), "hi");
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("HTTP 401 authentication_error"), std::string::npos) << result.error().message;
+  EXPECT_EQ(result.error().message.find(kKey), std::string::npos);
+  EXPECT_EQ(server.requests().size(), 1u);
+}

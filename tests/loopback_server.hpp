@@ -76,6 +76,12 @@ class LoopbackServer {
     std::lock_guard<std::mutex> guard(mutex_);
     return requests_;
   }
+  // Answer 401 unless a request carries `key`, in either form the Anthropic API accepts:
+  // `x-api-key: KEY` or `Authorization: Bearer KEY`.
+  void require_key(std::string key) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    required_key_ = std::move(key);
+  }
   void release() {
     std::lock_guard<std::mutex> guard(mutex_);
     released_ = true;
@@ -88,6 +94,13 @@ class LoopbackServer {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       requests_.push_back(RecordedRequest{req.path, req.headers, req.body});
+      if (!required_key_.empty() && req.get_header_value("x-api-key") != required_key_ &&
+          req.get_header_value("authorization") != "Bearer " + required_key_) {
+        res.status = 401;
+        res.set_content(R"({"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}})",
+                        "application/json");
+        return;
+      }
       if (script_.empty()) {
         res.status = 599;
         res.set_content(R"({"error":{"message":"unexpected request: the test script is empty","type":"test"}})",
@@ -126,6 +139,7 @@ class LoopbackServer {
   std::deque<CannedResponse> script_;
   std::vector<RecordedRequest> requests_;
   bool released_ = false;
+  std::string required_key_;
 };
 
 }  // namespace loomflow::testing
