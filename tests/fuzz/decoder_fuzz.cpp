@@ -847,13 +847,19 @@ void run_schema(std::string_view text) {
   if (auto violation = loomflow::validate_json(schema(), instance)) g_sink += violation->path.size();
 }
 
+// Inputs are cut to this size: large enough for the deepest nesting, small enough to stay fast.
+constexpr std::size_t kMaxInput = std::size_t{4} << 20;
+
 // One iteration: mutate a seed and feed it everywhere.
 void run_iteration(Rng& rng, const std::vector<Seed>& seeds, std::string& input, std::vector<const char*>& applied,
                    const Seed*& seed) {
   seed = &seeds[below(rng, seeds.size())];
   input = seed->bytes;
   applied.clear();
-  for (std::size_t n = 1 + below(rng, 8); n > 0; --n) applied.push_back(mutate(rng, input, seeds));
+  for (std::size_t n = 1 + below(rng, 8); n > 0; --n) {
+    applied.push_back(mutate(rng, input, seeds));
+    if (input.size() > kMaxInput) input.resize(kMaxInput);  // repeated duplication can snowball
+  }
 
   g_current.input_size.store(input.size(), std::memory_order_release);
   g_current.input.store(input.data(), std::memory_order_release);
