@@ -1,5 +1,6 @@
 #include "loomflow/json_schema.hpp"
 
+#include "loomflow/detail/json_depth.hpp"
 #include "loomflow/detail/json_path.hpp"
 
 #include <algorithm>
@@ -436,6 +437,9 @@ std::optional<SchemaViolation> check_schema(const nlohmann::json& schema) {
 std::optional<SchemaViolation> validate_json(const nlohmann::json& schema, const nlohmann::json& instance) {
   // Checking first lets the validator trust keyword types instead of guarding every access.
   if (auto bad = check_schema(schema)) return violation("$", "invalid schema: " + bad->to_string());
+  // Walking or printing a deeper value recursively could overflow the stack: refuse it up front.
+  if (detail::json_too_deep(instance))
+    return violation("$", "the value is nested deeper than " + std::to_string(detail::kMaxJsonDepth) + " levels");
   try {
     return Validator(schema).validate(schema, instance, Location{});
   } catch (const std::exception& e) {

@@ -2,6 +2,8 @@
 // (The stream accumulator is in anthropic_messages_stream.cpp.)
 #include "loomflow/providers/wire/anthropic_messages.hpp"
 
+#include "loomflow/detail/json_depth.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <exception>
@@ -163,6 +165,9 @@ Error error_from(const json& error, const std::string& label) {
 }
 
 Expected<ModelResponse> parse(std::string_view body, const std::string& label, bool structured) {
+  if (detail::json_text_too_deep(body))
+    return Error{ErrorCode::model_error, label + ": the response nests JSON deeper than " +
+                                             std::to_string(detail::kMaxJsonDepth) + " levels"};
   const json root = json::parse(body, nullptr, false);
   if (root.is_discarded() || !root.is_object())
     return Error{ErrorCode::model_error,
@@ -241,7 +246,7 @@ ApiError parse_error_body(int status, std::string_view body) {
   ApiError out;
   out.status = status;
   try {
-    const json root = json::parse(body, nullptr, false);
+    const json root = detail::json_text_too_deep(body) ? json(json::value_t::discarded) : json::parse(body, nullptr, false);
     if (!root.is_discarded() && root.is_object()) {
       out.request_id = str(root, "request_id");
       if (root.contains("error") && root["error"].is_object()) {

@@ -13,6 +13,8 @@
 
 #include "loomflow/providers/wire/anthropic_messages.hpp"
 
+#include "loomflow/detail/json_depth.hpp"
+
 namespace loomflow::providers::wire::anthropic {
 
 namespace {
@@ -70,6 +72,9 @@ Expected<void> MessagesStreamAccumulator::handle(const std::string& type, std::s
                                                 "content_block_stop", "message_delta", "message_stop", "error"};
   if (std::find(std::begin(kKnown), std::end(kKnown), type) == std::end(kKnown)) return {};  // forward compatible
 
+  if (detail::json_text_too_deep(data))
+    return fail(Error{ErrorCode::model_error, label_ + ": the data of a '" + type + "' event nests JSON deeper than " +
+                                                  std::to_string(detail::kMaxJsonDepth) + " levels"});
   const json payload = json::parse(data, nullptr, false);
   if (payload.is_discarded() || !payload.is_object())
     return fail(Error{ErrorCode::model_error, label_ + ": the data of a '" + type +
@@ -140,7 +145,7 @@ Expected<void> MessagesStreamAccumulator::handle(const std::string& type, std::s
   // content_block_stop
   b.stopped = true;
   if (b.type == "tool_use" && !blank(b.json)) {
-    const json input = json::parse(b.json, nullptr, false);
+    const json input = detail::json_text_too_deep(b.json) ? json(json::value_t::discarded) : json::parse(b.json, nullptr, false);
     if (input.is_discarded() || !input.is_object())
       return fail(Error{ErrorCode::model_error, label_ + ": the input of tool call '" + b.name + "'" + where +
                                                     " is not a JSON object: " + b.json.substr(0, 200)});
@@ -159,7 +164,8 @@ Expected<ModelResponse> MessagesStreamAccumulator::finish() {
       if (b.type == "text") {
         content.push_back(json{{"type", "text"}, {"text", b.text}});
       } else if (b.type == "tool_use") {
-        json input = json::parse(b.stopped || blank(b.json) ? b.arguments : b.json, nullptr, false);
+        const std::string& text = b.stopped || blank(b.json) ? b.arguments : b.json;
+        json input = detail::json_text_too_deep(text) ? json(json::value_t::discarded) : json::parse(text, nullptr, false);
         if (input.is_discarded() || !input.is_object()) {
           const bool cut = stop_reason_ == "max_tokens";
           return Error{ErrorCode::model_error,

@@ -1,6 +1,8 @@
 // The response side of the OpenAI Chat Completions codec: 200 bodies, streamed chunks, error bodies.
 #include "loomflow/providers/wire/openai_chat.hpp"
 
+#include "loomflow/detail/json_depth.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -34,24 +36,7 @@ constexpr int kMaxDepth = 256;
 
 // True when `text` nests arrays/objects deeper than kMaxDepth (strings are skipped; the text need
 // not be valid JSON).
-bool too_deep(std::string_view text) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) return true;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return false;
-}
+bool too_deep(std::string_view text) { return detail::json_text_too_deep(text, kMaxDepth); }
 
 Error bad(const std::string& label, std::string what) {
   return make_error(ErrorCode::model_error, label + ": " + std::move(what));
