@@ -2,6 +2,8 @@
 // live API (shared/fixtures/providers/anthropic).
 #include <gtest/gtest.h>
 
+#include "fixtures.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,22 +17,17 @@ using namespace loomflow;
 using namespace loomflow::providers::wire::anthropic;
 using nlohmann::json;
 
+using loomflow::testing::read_fixture;
+
 namespace {
 
-std::string fixture(const std::string& relative) {
-  std::ifstream in(std::string(LOOMFLOW_SHARED_DIR) + "/fixtures/providers/" + relative, std::ios::binary);
-  EXPECT_TRUE(in) << "missing fixture " << relative;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 }  // namespace
 
 // ---- non-streaming responses -------------------------------------------------------------------
 
 TEST(AnthropicResponse, ARecordedTextBodyGivesItsTextStopAndUsage) {
-  auto response = parse_messages_response(fixture("anthropic/messages/nonstream-text.body.json"), "anthropic");
+  auto response = parse_messages_response(read_fixture("anthropic/messages/nonstream-text.body.json"), "anthropic");
   ASSERT_TRUE(response) << response.error().describe();
   EXPECT_EQ(response->message.role, Role::assistant);
   EXPECT_EQ(response->message.content,
@@ -43,7 +40,7 @@ TEST(AnthropicResponse, ARecordedTextBodyGivesItsTextStopAndUsage) {
 }
 
 TEST(AnthropicResponse, ARecordedToolUseBodyGivesOneToolCallWithCompactArguments) {
-  auto response = parse_messages_response(fixture("anthropic/messages/nonstream-tool-use.body.json"), "anthropic");
+  auto response = parse_messages_response(read_fixture("anthropic/messages/nonstream-tool-use.body.json"), "anthropic");
   ASSERT_TRUE(response) << response.error().describe();
   EXPECT_EQ(response->message.content, "");
   ASSERT_EQ(response->message.tool_calls.size(), 1u);
@@ -56,7 +53,7 @@ TEST(AnthropicResponse, ARecordedToolUseBodyGivesOneToolCallWithCompactArguments
 
 TEST(AnthropicResponse, ARecordedTextAndToolUseBodyKeepsBoth) {
   auto response =
-      parse_messages_response(fixture("anthropic/messages/nonstream-text-and-tool-use.body.json"), "anthropic");
+      parse_messages_response(read_fixture("anthropic/messages/nonstream-text-and-tool-use.body.json"), "anthropic");
   ASSERT_TRUE(response) << response.error().describe();
   EXPECT_EQ(response->message.content,
             "I'll get the weather for each of those cities. Let me start by checking San Francisco.");
@@ -139,7 +136,7 @@ TEST(AnthropicResponse, ABodyWithoutContentIsAModelError) {
 }
 
 TEST(AnthropicResponse, AnErrorBodyIsAnErrorWithItsTypeAndMessage) {
-  auto response = parse_messages_response(fixture("anthropic/errors/400-invalid-request.recorded.body.json"), "anthropic");
+  auto response = parse_messages_response(read_fixture("anthropic/errors/400-invalid-request.recorded.body.json"), "anthropic");
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().code, ErrorCode::model_error);
   EXPECT_NE(response.error().message.find("invalid_request_error"), std::string::npos);
@@ -149,18 +146,18 @@ TEST(AnthropicResponse, AnErrorBodyIsAnErrorWithItsTypeAndMessage) {
 // ---- error bodies ------------------------------------------------------------------------------
 
 TEST(AnthropicErrorBody, A429RateLimitBodyGivesTypeMessageAndRequestId) {
-  const json recorded = json::parse(fixture("anthropic/errors/429-rate-limit.json"));
+  const json recorded = json::parse(read_fixture("anthropic/errors/429-rate-limit.json"));
   const ApiError error = parse_error_body(recorded["status"].get<int>(), recorded["body"].dump());
   EXPECT_EQ(error.status, 429);
   EXPECT_EQ(error.type, "rate_limit_error");
   EXPECT_EQ(error.message.rfind("This request would exceed your organization's rate limit", 0), 0u);
   EXPECT_EQ(error.request_id, "req_011CYK5mje9HkutJtmfPzzNC");
-  EXPECT_EQ(parse_error_body(429, fixture("anthropic/errors/429-rate-limit.recorded.body.json")).request_id,
+  EXPECT_EQ(parse_error_body(429, read_fixture("anthropic/errors/429-rate-limit.recorded.body.json")).request_id,
             "req_011CYK5mje9HkutJtmfPzzNC");
 }
 
 TEST(AnthropicErrorBody, A529OverloadedBodyGivesOverloadedError) {
-  const json recorded = json::parse(fixture("anthropic/errors/529-overloaded.json"));
+  const json recorded = json::parse(read_fixture("anthropic/errors/529-overloaded.json"));
   const ApiError error = parse_error_body(recorded["status"].get<int>(), recorded["body"].dump());
   EXPECT_EQ(error.status, 529);
   EXPECT_EQ(error.type, "overloaded_error");
@@ -169,7 +166,7 @@ TEST(AnthropicErrorBody, A529OverloadedBodyGivesOverloadedError) {
 }
 
 TEST(AnthropicErrorBody, A400InvalidRequestBodyGivesItsMessage) {
-  const ApiError error = parse_error_body(400, fixture("anthropic/errors/400-invalid-request.recorded.body.json"));
+  const ApiError error = parse_error_body(400, read_fixture("anthropic/errors/400-invalid-request.recorded.body.json"));
   EXPECT_EQ(error.type, "invalid_request_error");
   EXPECT_NE(error.message.find("Each `tool_result` block must have a corresponding `tool_use` block"), std::string::npos);
   EXPECT_EQ(error.request_id, "req_011CYHyk9NPsBYeGbC9LuDNK");

@@ -2,6 +2,8 @@
 // split into events by a minimal local splitter, so these tests do not depend on the SSE parser.
 #include <gtest/gtest.h>
 
+#include "fixtures.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,15 +17,10 @@ using namespace loomflow;
 using namespace loomflow::providers::wire;
 using namespace loomflow::providers::wire::anthropic;
 
+using loomflow::testing::read_fixture;
+
 namespace {
 
-std::string read_fixture(const std::string& relative) {
-  std::ifstream in(std::string(LOOMFLOW_SHARED_DIR) + "/fixtures/providers/" + relative, std::ios::binary);
-  EXPECT_TRUE(in) << "missing fixture " << relative;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Splits an LF-terminated SSE body into events: blank-line separated; `event:` and `data:` fields
 // (one leading space dropped, data lines joined with '\n'); events without data are dropped.

@@ -3,6 +3,8 @@
 // anthropic_messages_stream_test.cpp.)
 #include <gtest/gtest.h>
 
+#include "fixtures.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,20 +17,15 @@ using namespace loomflow;
 using namespace loomflow::providers::wire::anthropic;
 using nlohmann::json;
 
+using loomflow::testing::read_fixture;
+
 namespace {
 
-std::string fixture(const std::string& relative) {
-  std::ifstream in(std::string(LOOMFLOW_SHARED_DIR) + "/fixtures/providers/" + relative, std::ios::binary);
-  EXPECT_TRUE(in) << "missing fixture " << relative;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The body the SDK sent in a requests/*.json recording, with string contents written as the one
 // text block they stand for (the API reads "content": "Hi" as [{"type":"text","text":"Hi"}]).
 json sdk_body(const std::string& scenario) {
-  json body = json::parse(fixture("requests/" + scenario + ".json"))["requests"][0]["body"];
+  json body = json::parse(read_fixture("requests/" + scenario + ".json"))["requests"][0]["body"];
   for (json& message : body["messages"])
     if (message["content"].is_string())
       message["content"] = json::array({{{"type", "text"}, {"text", message["content"]}}});
@@ -158,7 +155,7 @@ TEST(AnthropicRequest, AToolSchemaThatIsNotJsonIsAnInvalidArgumentNamingTheTool)
 
 TEST(AnthropicRequest, AssistantToolCallsAndResultsAreEncodedAsTheRecordedExchange) {
   // The recorded Python SDK exchange: user, assistant tool_use, user tool_result.
-  const json sent = json::parse(fixture("anthropic/messages/nonstream-text.exchange.json"))["request"]["body"];
+  const json sent = json::parse(read_fixture("anthropic/messages/nonstream-text.exchange.json"))["request"]["body"];
   ModelRequest request = hello();
   request.messages = Conversation{
       Message::user("What is the weather in SF?"),

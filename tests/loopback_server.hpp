@@ -14,12 +14,10 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "fixtures.hpp"
+
 namespace loomflow::testing {
 
-inline std::string read_fixture(const std::string& relative) {
-  std::ifstream in(std::string(LOOMFLOW_SHARED_DIR) + "/fixtures/providers/" + relative, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 struct CannedResponse {
   int status = 200;

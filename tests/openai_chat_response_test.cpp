@@ -2,6 +2,8 @@
 // ModelResponse, and every recorded error body into an ApiError.
 #include <gtest/gtest.h>
 
+#include "fixtures.hpp"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -13,18 +15,12 @@ using namespace loomflow;
 using namespace loomflow::providers::wire::openai;
 using json = nlohmann::json;
 
+using loomflow::testing::read_fixture;
+
 namespace {
 
-const std::string kProviders = LOOMFLOW_SHARED_DIR "/fixtures/providers";
 const std::string kLabel = "openai model 'gpt-4o-2024-08-06'";
 
-std::string read_fixture(const std::string& relative) {
-  std::ifstream in(kProviders + "/" + relative, std::ios::binary);
-  EXPECT_TRUE(in.good()) << relative;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 Expected<ModelResponse> parse_fixture(const std::string& name) {
   return parse_chat_response(read_fixture("openai/chat/" + name), kLabel);

@@ -3,6 +3,8 @@
 // are sent.
 #include <gtest/gtest.h>
 
+#include "fixtures.hpp"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -14,17 +16,11 @@ using namespace loomflow;
 using namespace loomflow::providers::wire::openai;
 using json = nlohmann::json;
 
+using loomflow::testing::read_fixture;
+
 namespace {
 
-const std::string kProviders = LOOMFLOW_SHARED_DIR "/fixtures/providers";
 
-std::string read_fixture(const std::string& relative) {
-  std::ifstream in(kProviders + "/" + relative, std::ios::binary);
-  EXPECT_TRUE(in.good()) << relative;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // The body the SDK sent in a recorded request scenario.
 json sdk_body(const std::string& scenario) {
