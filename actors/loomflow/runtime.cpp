@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 
 #include "loomflow/actors/directory.hpp"
+#include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/type_registry.hpp"
 
 namespace loomflow {
@@ -38,6 +39,7 @@ struct RunState {
       rr.messages = std::move(r.messages);
       rr.user_id = user_id;
       rr.session_id = session_id;
+      for (const auto& step : rr.trace) rr.replayed_steps += step.replayed ? 1 : 0;
       out = std::move(rr);
     }
     {
@@ -93,6 +95,7 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const Runtime
 struct Runtime::Impl {
   explicit Impl(const RuntimeConfig& config) : system(configure(cfg, config)), directory(system) {
     threads = config.worker_threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.worker_threads;
+    if (config.journal) journal = actors::spawn_journal(system, config.journal);
   }
 
   // A fresh session id: "s-" and 13 random base-62 digits (77 bits), short enough to stay in
@@ -111,14 +114,15 @@ struct Runtime::Impl {
   }
 
   template <class Spawn>
-  RunHandle launch(Spawn spawn, std::string root_step, std::string input, RunOptions options) {
+  RunHandle launch(Spawn spawn, std::string target, std::string root_step, std::string input, RunOptions options) {
     auto state = std::make_shared<detail::RunState>();
     state->user_id = std::move(options.user_id);
     state->session_id = options.session_id.empty() ? fresh_session() : std::move(options.session_id);
-    actors::run_context ctx{state->user_id, state->session_id};
+    actors::run_context ctx{state->user_id, state->session_id, {}, {}, {}};
     // The completion keeps the state alive until the run ends, whether or not a handle is kept.
-    auto actor = spawn([this, state](actors::node_result&& r) {
+    auto actor = spawn([this, state, target, journal = journal](actors::node_result&& r) {
       forget(state.get());
+      if (journal) caf::anon_send(journal, actors::journal_finish{final_session(*state, target, r)});
       state->complete(std::move(r));
     });
     {
@@ -129,9 +133,35 @@ struct Runtime::Impl {
       std::lock_guard<std::mutex> guard(live_mutex);
       live.emplace(state.get(), actor);
     }
-    caf::anon_send(actor, actors::node_call{std::move(ctx), std::move(root_step), std::move(input)});
+    actors::node_call call{std::move(ctx), std::move(root_step), std::move(input), {}};
+    if (journal) {
+      // The journal opens the session (loading what a resumed run replays), then starts the run.
+      SessionInfo info;
+      info.session_id = state->session_id;
+      info.user_id = state->user_id;
+      info.target = std::move(target);
+      info.input = call.input;
+      info.origin = std::move(options.origin);
+      caf::anon_send(journal, actors::journal_start{std::move(info), caf::actor_cast<caf::actor>(actor), std::move(call)});
+    } else {
+      caf::anon_send(actor, std::move(call));
+    }
     if (options.timeout.count() > 0) caf::delayed_anon_send(actor, options.timeout, actors::deadline_atom::value);
     return RunHandle(std::move(state));
+  }
+
+  // A finished run's session record: its outcome (the journal actor adds the timestamps).
+  static SessionInfo final_session(const detail::RunState& state, const std::string& target,
+                                   const actors::node_result& r) {
+    SessionInfo info;
+    info.session_id = state.session_id;
+    info.user_id = state.user_id;
+    info.target = target;
+    info.status = r.failed() ? SessionStatus::failed : SessionStatus::finished;
+    info.output = r.failed() ? std::string() : r.output;
+    info.error = r.error;
+    info.usage = r.usage;
+    return info;
   }
 
   void forget(const detail::RunState* run) {
@@ -153,6 +183,7 @@ struct Runtime::Impl {
   caf::actor_system_config cfg;
   caf::actor_system system;
   actors::Directory directory;
+  actors::journal_actor journal;  // empty without a journal
   std::size_t threads = 1;
   std::mutex live_mutex;
   std::unordered_map<const detail::RunState*, actors::run_actor> live;  // runs in flight
@@ -163,6 +194,8 @@ Runtime::Runtime(RuntimeConfig config) : impl_(std::make_unique<Impl>(config)) {
 Runtime::~Runtime() {
   impl_->cancel_live_runs();
   impl_->directory.shutdown();
+  // Flushes what is queued (the outcomes of runs that just ended) and stops.
+  if (impl_->journal) caf::anon_send(impl_->journal, actors::journal_stop_atom::value);
   // caf::actor_system's destructor waits for every actor to finish.
 }
 
@@ -177,7 +210,7 @@ RunHandle Runtime::start(const Workflow& workflow, std::string input, RunOptions
   auto wf = workflow.shared_impl();
   return impl_->launch(
       [&](actors::RunCompletion done) { return actors::spawn_coordinator(impl_->system, wf, compiled, std::move(done)); },
-      std::string(), std::move(input), std::move(options));
+      workflow.name(), std::string(), std::move(input), std::move(options));
 }
 
 RunHandle Runtime::start(const Agent& agent, std::string input, RunOptions options) {
@@ -185,7 +218,7 @@ RunHandle Runtime::start(const Agent& agent, std::string input, RunOptions optio
   auto impl = agent.shared_impl();
   return impl_->launch(
       [&](actors::RunCompletion done) { return actors::spawn_agent_run(impl_->system, impl, compiled, std::move(done)); },
-      agent.name(), std::move(input), std::move(options));
+      agent.name(), agent.name(), std::move(input), std::move(options));
 }
 
 }  // namespace loomflow

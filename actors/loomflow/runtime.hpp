@@ -19,13 +19,19 @@
 
 #include "loomflow/agent.hpp"
 #include "loomflow/error.hpp"
+#include "loomflow/journal.hpp"
 #include "loomflow/run.hpp"
 #include "loomflow/workflow.hpp"
 
 namespace loomflow {
 
+// With a journal every run is durable: each node step, model call and tool dispatch is committed
+// under (session_id, step_name) before its result is used, and starting a run on a session that
+// has history resumes it — journaled steps return their recorded results without running again.
+// See loomflow/journal.hpp for open_journal("rocksdb:PATH" | "sqlite:PATH" | "postgres://..." | "memory:").
 struct RuntimeConfig {
-  std::size_t worker_threads = 0;  // scheduler threads; 0 = one per core (default)
+  std::size_t worker_threads = 0;        // scheduler threads; 0 = one per core (default)
+  std::shared_ptr<JournalStore> journal;  // empty: runs are not journaled (default)
 };
 
 namespace detail {

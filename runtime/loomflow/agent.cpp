@@ -46,6 +46,7 @@ Expected<Tool> Tool::function(std::string name, std::string description, std::st
   impl->spec = ToolSpec{std::move(name), std::move(description), std::move(parameters_schema)};
   impl->fn = std::move(fn);
   impl->blocking = options.blocking;
+  impl->idempotent = options.idempotent;
   return Tool(std::move(impl));
 }
 

@@ -17,6 +17,10 @@ std::string_view to_string(ErrorCode code) noexcept {
     case ErrorCode::script_mismatch: return "script_mismatch";
     case ErrorCode::output_schema_violation: return "output_schema_violation";
     case ErrorCode::tool_error: return "tool_error";
+    case ErrorCode::journal_error: return "journal_error";
+    case ErrorCode::journal_corrupt: return "journal_corrupt";
+    case ErrorCode::journal_divergence: return "journal_divergence";
+    case ErrorCode::permission_denied: return "permission_denied";
     case ErrorCode::cancelled: return "cancelled";
     case ErrorCode::deadline_exceeded: return "deadline_exceeded";
     case ErrorCode::internal: return "internal";

@@ -32,6 +32,11 @@ enum class ErrorCode : std::uint8_t {
   script_mismatch,           // a scripted model got a call it did not expect
   output_schema_violation,   // an agent's final output does not match its output schema
   tool_error,                // a tool failed
+  // Journals.
+  journal_error,        // the journal could not be opened, read or written
+  journal_corrupt,      // a journaled record failed its checksum or could not be decoded
+  journal_divergence,   // a resumed run asked for other steps than its journal recorded
+  permission_denied,    // e.g. resuming another user's session
   // Run control.
   cancelled,
   deadline_exceeded,

@@ -16,6 +16,9 @@ struct RunOptions {
   UserId user_id{"anonymous"};            // who the run is for; default "anonymous"
   SessionId session_id;                   // empty: the runtime makes a fresh unique one
   std::chrono::milliseconds timeout{0};   // whole-run deadline; 0 = none (default)
+  // With a journal (RuntimeConfig::journal): kept with the session, for whoever resumes it later
+  // (the CLI stores the spec here). Free-form; empty keeps what the session already has.
+  std::string origin;
 };
 
 struct RunResult {
@@ -26,6 +29,7 @@ struct RunResult {
   std::vector<Message> messages;       // agent runs: the full conversation
   UserId user_id;
   SessionId session_id;
+  std::size_t replayed_steps = 0;      // steps whose result came from the journal (a resumed run)
 };
 
 }  // namespace loomflow

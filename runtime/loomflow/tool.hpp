@@ -22,17 +22,24 @@ struct ToolImpl;
 }
 
 // What a tool function sees of the run that called it.
+//
+// `idempotency_key` is "<session id>/<step name>": stable across a crash and resume. With a journal
+// a tool's *result* is used exactly once, but a dispatch that started and did not finish before a
+// crash is dispatched again with the same key — so a tool's *effects* are at-least-once unless the
+// tool deduplicates on its key (or is naturally idempotent: say so with ToolOptions::idempotent).
 struct ToolContext {
   const UserId& user_id;
   const SessionId& session_id;
-  std::string_view step_name;   // stable step name of this dispatch
+  std::string_view step_name;        // stable step name of this dispatch
+  std::string_view idempotency_key;  // "<session id>/<step name>"
 };
 
 // Returns the result text for the model, or an Error that goes back to the model as a tool error.
 using ToolFn = std::function<Expected<std::string>(const ToolContext&, std::string_view arguments_json)>;
 
 struct ToolOptions {
-  bool blocking = false;  // the function blocks: run it on a detached actor (default: no)
+  bool blocking = false;    // the function blocks: run it on a detached actor (default: no)
+  bool idempotent = false;  // calling it twice with the same arguments has the effect of once
 };
 
 class Tool {

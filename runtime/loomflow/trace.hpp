@@ -31,6 +31,7 @@ struct TraceStep {
   std::string detail;      // the error, or for tools a short result preview
   std::uint64_t duration_us = 0;
   Usage usage;             // this step's own usage (model calls; nodes report their subtree)
+  bool replayed = false;   // the result came from the journal (a resumed run), nothing ran again
 };
 
 }  // namespace loomflow

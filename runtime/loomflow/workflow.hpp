@@ -72,7 +72,8 @@ struct NodeOptions {
 class Node {
  public:
   // A function node. `fn` is either `Expected<std::string>(const NodeContext&)` or any callable
-  // taking the input as `std::string_view` and returning something convertible to std::string.
+  // taking the input as `std::string_view` and returning `Expected<std::string>` or something
+  // convertible to std::string.
   template <class F>
   static Node function(std::string name, F&& fn, NodeOptions options = {}) {
     if constexpr (std::is_invocable_r_v<Expected<std::string>, F, const NodeContext&>) {
@@ -83,7 +84,10 @@ class Node {
       return make_function(
           std::move(name),
           NodeFn([f = std::forward<F>(fn)](const NodeContext& ctx) -> Expected<std::string> {
-            return std::string(f(ctx.input));
+            if constexpr (std::is_same_v<std::invoke_result_t<F, std::string_view>, Expected<std::string>>)
+              return f(ctx.input);  // a function that may fail
+            else
+              return std::string(f(ctx.input));
           }),
           options);
     }

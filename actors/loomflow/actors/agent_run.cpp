@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "loomflow/actors/journaling.hpp"
 #include "loomflow/actors/run_scope.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/json_schema.hpp"
@@ -87,6 +88,77 @@ void finish_tools(self_ptr self) {
   next_turn(self);
 }
 
+// A tool call's result arrived (or was replayed): fold it in; the last one ends the turn.
+void take_tool_result(self_ptr self, std::size_t k, const std::string& step, const std::string& name,
+                      std::uint64_t started, tool_result& r, bool replayed) {
+  auto& st = self->state;
+  st.result.usage += r.usage;
+  for (auto& t : r.trace) st.result.trace.push_back(std::move(t));
+  if (r.is_error) st.result.usage.tool_errors += 1;
+  st.result.trace.push_back(TraceStep{step, StepKind::tool, name, !r.is_error, r.content.substr(0, 200),
+                                      now_us() - started, {}, replayed});
+  st.tool_results[k] = std::move(r);
+  if (--st.tools_pending == 0) finish_tools(self);
+}
+
+std::uint64_t tool_digest(const ToolCall& call) { return journal_digest(call.arguments, journal_digest(call.name)); }
+
+// Runs one tool call; in a journaled run its result is committed before the model sees it.
+void run_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::string step, ToolCall call) {
+  auto& st = self->state;
+  const auto started = now_us();
+  const auto started_unix = unix_us_now();
+  const std::string name = call.name;
+  const auto digest = tool_digest(call);
+  self->request(st.compiled->tools[tool_index], caf::infinite, tool_invocation{st.ctx, step, std::move(call)})
+      .then(
+          [self, k, step, name, started, started_unix, digest](tool_result& r) {
+            auto& st = self->state;
+            if (st.finished) return;
+            if (!journaled(st.ctx)) {
+              take_tool_result(self, k, step, name, started, r, false);
+              return;
+            }
+            StepRecord record;
+            record.step_name = step;
+            record.kind = JournalStepKind::tool;
+            record.name = name;
+            record.input_digest = digest;
+            record.output = r.content;
+            record.is_error = r.is_error;
+            record.usage = r.usage;
+            record.started_unix_us = started_unix;
+            record.duration_us = static_cast<std::int64_t>(now_us() - started);
+            auto held = std::make_shared<tool_result>(std::move(r));
+            commit_step(self, st.ctx, std::move(record),
+                        [self, k, step, name, started, held](journal_appended&& appended) {
+                          auto& st = self->state;
+                          if (st.finished) return;
+                          if (appended.error.code != ErrorCode::ok) {
+                            finish(self, Error{appended.error.code, who(st) + ": tool step '" + step +
+                                                                        "' could not be journaled: " +
+                                                                        appended.error.message},
+                                   {});
+                            return;
+                          }
+                          held->content = std::move(appended.step.output);
+                          held->is_error = appended.step.is_error;
+                          take_tool_result(self, k, step, name, started, *held, false);
+                        });
+          },
+          [self, k, step, name](caf::error& err) {
+            // A tool actor that vanished is a tool error the model sees, not a lost call.
+            auto& st = self->state;
+            if (st.finished) return;
+            auto& r = st.tool_results[k];
+            r.is_error = true;
+            r.content = "tool '" + name + "' did not answer: " + caf::to_string(err);
+            st.result.usage.tool_errors += 1;
+            st.result.trace.push_back(TraceStep{step, StepKind::tool, name, false, r.content, 0, {}});
+            if (--st.tools_pending == 0) finish_tools(self);
+          });
+}
+
 void dispatch_tools(self_ptr self) {
   auto& st = self->state;
   // Stable while this loop runs: results arrive, and the conversation grows, only afterwards.
@@ -109,33 +181,112 @@ void dispatch_tools(self_ptr self) {
       --st.tools_pending;
       continue;
     }
-    auto started = now_us();
-    self->request(st.compiled->tools[found->second], caf::infinite, tool_invocation{st.ctx, step, calls[k]})
-        .then(
-            [self, k, step, started, name = calls[k].name](tool_result& r) {
-              auto& st = self->state;
-              if (st.finished) return;
-              st.result.usage += r.usage;
-              for (auto& t : r.trace) st.result.trace.push_back(std::move(t));
-              if (r.is_error) st.result.usage.tool_errors += 1;
-              st.result.trace.push_back(TraceStep{step, StepKind::tool, name, !r.is_error,
-                                                  r.content.substr(0, 200), now_us() - started, {}});
-              st.tool_results[k] = std::move(r);
-              if (--st.tools_pending == 0) finish_tools(self);
-            },
-            [self, k, step, name = calls[k].name](caf::error& err) {
-              // A tool actor that vanished is a tool error the model sees, not a lost call.
-              auto& st = self->state;
-              if (st.finished) return;
-              auto& r = st.tool_results[k];
-              r.is_error = true;
-              r.content = "tool '" + name + "' did not answer: " + caf::to_string(err);
-              st.result.usage.tool_errors += 1;
-              st.result.trace.push_back(TraceStep{step, StepKind::tool, name, false, r.content, 0, {}});
-              if (--st.tools_pending == 0) finish_tools(self);
-            });
+    if (!st.ctx.replay) {
+      run_tool(self, k, found->second, std::move(step), calls[k]);
+      continue;
+    }
+    const auto started = now_us();
+    consult_replay(self, st.ctx, replay_lookup{step, JournalStepKind::tool, tool_digest(calls[k]), {}, false},
+                   [self, k, tool_index = found->second, step, call = calls[k], started](replay_answer&& answer) mutable {
+                     auto& st = self->state;
+                     if (st.finished) return;
+                     if (answer.error.code != ErrorCode::ok) {
+                       finish(self, std::move(answer.error), {});
+                       return;
+                     }
+                     if (!answer.found) {
+                       run_tool(self, k, tool_index, std::move(step), std::move(call));
+                       return;
+                     }
+                     tool_result r{std::move(answer.step.output), answer.step.is_error, answer.step.usage, {}};
+                     take_tool_result(self, k, step, call.name, started, r, true);
+                   });
   }
   if (st.tools_pending == 0) finish_tools(self);  // every call named an unknown tool
+}
+
+// The model answered (or its recorded answer was replayed): a final answer, tool calls, or an error.
+void take_model_result(self_ptr self, const std::string& step, std::uint64_t started, model_result& r, bool replayed) {
+  auto& st = self->state;
+  st.model_call_in_flight.clear();
+  r.response.usage.model_calls = 1;
+  st.result.usage += r.response.usage;
+  st.result.trace.push_back(TraceStep{step, StepKind::model, st.agent->options.model.name, !r.failed(),
+                                      r.failed() ? r.error.message : std::string(), now_us() - started,
+                                      r.response.usage, replayed});
+  if (r.failed()) {
+    finish(self, Error{r.error.code, who(st) + ": " + r.error.message}, {});
+    return;
+  }
+  r.response.message.role = Role::assistant;
+  if (!r.response.refusal.empty()) {  // a refusal is not an answer, whatever the text says
+    finish(self, Error{ErrorCode::model_error, who(st) + ": the model refused: " + r.response.refusal}, {});
+    return;
+  }
+  const bool cut_off = r.response.finish_reason == "length";
+  st.conversation.push_back(std::move(r.response.message));
+  if (!st.conversation.back().tool_calls.empty()) {
+    dispatch_tools(self);
+    return;
+  }
+  std::string answer = st.conversation.back().content;
+  if (cut_off && !st.agent->options.output_schema.empty()) {
+    finish(self, Error{ErrorCode::output_schema_violation,
+                       who(st) + ": the structured answer was cut off at the model's max_tokens"},
+           {});
+    return;
+  }
+  if (auto ok = check_output(st, answer); !ok) {
+    finish(self, ok.error(), {});
+    return;
+  }
+  finish(self, Error{ErrorCode::ok, {}}, std::move(answer));
+}
+
+// Calls the model; in a journaled run its answer is committed before the run acts on it.
+void call_model(self_ptr self, std::string step, ModelRequest request, std::uint64_t digest) {
+  auto& st = self->state;
+  st.model_call_in_flight = request.call_id;
+  const auto started = now_us();
+  const auto started_unix = unix_us_now();
+  self->request(st.compiled->model, caf::infinite, model_call{st.ctx, std::move(request)})
+      .then(
+          [self, step, started, started_unix, digest](model_result& r) {
+            auto& st = self->state;
+            if (st.finished) return;
+            if (r.failed() || !journaled(st.ctx)) {
+              take_model_result(self, step, started, r, false);
+              return;
+            }
+            StepRecord record;
+            record.step_name = step;
+            record.kind = JournalStepKind::model;
+            record.name = st.agent->options.model.name;
+            record.input_digest = digest;
+            record.response = r.response;
+            record.usage = r.response.usage;
+            record.started_unix_us = started_unix;
+            record.duration_us = static_cast<std::int64_t>(now_us() - started);
+            commit_step(self, st.ctx, std::move(record), [self, step, started](journal_appended&& appended) {
+              auto& st = self->state;
+              if (st.finished) return;
+              if (appended.error.code != ErrorCode::ok) {
+                finish(self, Error{appended.error.code, who(st) + ": model step '" + step +
+                                                            "' could not be journaled: " + appended.error.message},
+                       {});
+                return;
+              }
+              model_result committed;
+              committed.response = std::move(appended.step.response);
+              committed.response.usage = appended.step.usage;
+              take_model_result(self, step, started, committed, false);
+            });
+          },
+          [self](caf::error& err) {
+            finish(self, Error{ErrorCode::internal, who(self->state) + ": the model actor did not answer: " +
+                                                        caf::to_string(err)},
+                   {});
+          });
 }
 
 void next_turn(self_ptr self) {
@@ -153,52 +304,29 @@ void next_turn(self_ptr self) {
   std::string step = turn_prefix(st) + "/model";
   ModelRequest request{opts.model.name, opts.name, step, st.ctx.session_id.str() + "/" + step, st.conversation,
                        st.agent->tool_specs, opts.output_schema};
-  st.model_call_in_flight = request.call_id;
-  auto started = now_us();
-  self->request(st.compiled->model, caf::infinite, model_call{st.ctx, std::move(request)})
-      .then(
-          [self, step, started](model_result& r) {
-            auto& st = self->state;
-            if (st.finished) return;
-            st.model_call_in_flight.clear();
-            r.response.usage.model_calls = 1;
-            st.result.usage += r.response.usage;
-            st.result.trace.push_back(TraceStep{step, StepKind::model, st.agent->options.model.name, !r.failed(),
-                                                r.failed() ? r.error.message : std::string(), now_us() - started,
-                                                r.response.usage});
-            if (r.failed()) {
-              finish(self, Error{r.error.code, who(st) + ": " + r.error.message}, {});
-              return;
-            }
-            r.response.message.role = Role::assistant;
-            if (!r.response.refusal.empty()) {  // a refusal is not an answer, whatever the text says
-              finish(self, Error{ErrorCode::model_error, who(st) + ": the model refused: " + r.response.refusal}, {});
-              return;
-            }
-            const bool cut_off = r.response.finish_reason == "length";
-            st.conversation.push_back(std::move(r.response.message));
-            if (!st.conversation.back().tool_calls.empty()) {
-              dispatch_tools(self);
-              return;
-            }
-            std::string answer = st.conversation.back().content;
-            if (cut_off && !st.agent->options.output_schema.empty()) {
-              finish(self, Error{ErrorCode::output_schema_violation,
-                                 who(st) + ": the structured answer was cut off at the model's max_tokens"},
-                     {});
-              return;
-            }
-            if (auto ok = check_output(st, answer); !ok) {
-              finish(self, ok.error(), {});
-              return;
-            }
-            finish(self, Error{ErrorCode::ok, {}}, std::move(answer));
-          },
-          [self](caf::error& err) {
-            finish(self, Error{ErrorCode::internal, who(self->state) + ": the model actor did not answer: " +
-                                                        caf::to_string(err)},
-                   {});
-          });
+  if (!journaled(st.ctx)) {
+    call_model(self, std::move(step), std::move(request), 0);
+    return;
+  }
+  const auto digest = request_digest(request);
+  const auto started = now_us();
+  consult_replay(self, st.ctx, replay_lookup{step, JournalStepKind::model, digest, {}, false},
+                 [self, step, digest, started, request = std::move(request)](replay_answer&& answer) mutable {
+                   auto& st = self->state;
+                   if (st.finished) return;
+                   if (answer.error.code != ErrorCode::ok) {
+                     finish(self, std::move(answer.error), {});
+                     return;
+                   }
+                   if (!answer.found) {
+                     call_model(self, std::move(step), std::move(request), digest);
+                     return;
+                   }
+                   model_result r;
+                   r.response = std::move(answer.step.response);
+                   r.response.usage = answer.step.usage;
+                   take_model_result(self, step, started, r, true);
+                 });
 }
 
 run_actor::behavior_type agent_run(self_ptr self, std::shared_ptr<const detail::AgentImpl> agent,
@@ -226,6 +354,7 @@ run_actor::behavior_type agent_run(self_ptr self, std::shared_ptr<const detail::
       [self](deadline_atom) {
         finish(self, Error{ErrorCode::deadline_exceeded, who(self->state) + ": the run exceeded its deadline"}, {});
       },
+      [self](fail_atom, Error& error) { finish(self, std::move(error), {}); },
   };
 }
 

@@ -3,6 +3,7 @@
 // answers the node_call that started the run. Cancellation and deadlines end the run here.
 #include <caf/all.hpp>
 
+#include "loomflow/actors/journaling.hpp"
 #include "loomflow/actors/run_scope.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/stepping.hpp"
@@ -23,7 +24,9 @@ struct CoordinatorState {
   run_token token;  // held here at the start and end, and while a parallel group runs
   // The parallel group in flight.
   std::vector<BranchOutput> branch_outputs;
+  std::string last_branch_step;  // the join's predecessor, for the journal
   std::size_t branches_pending = 0;
+  bool end_checked = false;      // a resumed run checked its end against the journal
 
   static inline const char* name = "loomflow.coordinator";
 };
@@ -56,6 +59,19 @@ void dispatch(self_ptr self, run_token&& token) {
     return;
   }
   if (token.node == run_token::kFinished) {
+    if (token.ctx.replay && !st.end_checked) {
+      // Ending here must agree with the journal too: a router that now picks the end instead of
+      // the recorded next node has diverged.
+      st.end_checked = true;
+      auto held = std::make_shared<run_token>(std::move(token));
+      auto ctx = held->ctx;
+      consult_replay(self, ctx, replay_lookup{{}, JournalStepKind::node, 0, held->last_step, false},
+                     [self, held](replay_answer&& answer) {
+                       if (answer.error.code != ErrorCode::ok) fail_token(*held, std::move(answer.error));
+                       dispatch(self, std::move(*held));
+                     });
+      return;
+    }
     std::string output = std::move(token.input);
     st.token = std::move(token);
     finish(self, Error{ErrorCode::ok, {}}, std::move(output));
@@ -86,6 +102,7 @@ void join_branches(self_ptr self, const Successor& group) {
   }
   run_token token = std::move(st.token);
   token.input = std::move(*merged);
+  if (journaled(token.ctx)) token.last_step = std::move(st.last_branch_step);
   if (claim_visit(*st.wf, group.join_index, token)) token.node = group.join_index;
   dispatch(self, std::move(token));
 }
@@ -106,13 +123,14 @@ void run_parallel(self_ptr self) {
     }
     steps.push_back(step_name(*st.wf, token, idx));
   }
+  st.last_branch_step = steps.empty() ? std::string() : steps.back();
   for (std::size_t i = 0; i < group.branch_index.size(); ++i) {
     const int idx = group.branch_index[i];
     const auto& name = st.wf->nodes[static_cast<std::size_t>(idx)]->name;
     st.branch_outputs[i].branch = name;
     const auto started = now_us();
     self->request(st.compiled->nodes[static_cast<std::size_t>(idx)], caf::infinite,
-                  node_call{token.ctx, steps[i], token.input})
+                  node_call{token.ctx, steps[i], token.input, token.last_step})
         .then(
             [self, &group, i, name, step = steps[i], started](node_result& r) {
               auto& st = self->state;
@@ -152,6 +170,7 @@ coordinator_actor::behavior_type coordinator(self_ptr self, std::shared_ptr<cons
         });
         token.coordinator = caf::actor_cast<caf::actor>(self);
         token.prefix = call.step.empty() ? std::string() : call.step + "/";
+        if (journaled(token.ctx)) token.last_step = token.prefix;  // the scope's start
         token.visits.assign(st.wf->nodes.size(), 0);
         advance(*st.wf, -1, std::move(call.input), token);
         dispatch(self, std::move(token));
@@ -169,6 +188,7 @@ coordinator_actor::behavior_type coordinator(self_ptr self, std::shared_ptr<cons
                            "workflow " + squote(self->state.wf->name) + ": the run exceeded its deadline"},
                {});
       },
+      [self](fail_atom, Error& error) { finish(self, std::move(error), {}); },
   };
 }
 

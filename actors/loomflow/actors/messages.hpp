@@ -17,6 +17,7 @@
 
 #include "loomflow/error.hpp"
 #include "loomflow/ids.hpp"
+#include "loomflow/journal.hpp"
 #include "loomflow/message.hpp"
 #include "loomflow/provider.hpp"
 #include "loomflow/trace.hpp"
@@ -72,7 +73,7 @@ typename Inspector::result_type inspect(Inspector& f, Usage& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, TraceStep& x) {
   return f(caf::meta::type_name("loomflow.trace_step"), x.step_name, x.kind, x.name, x.ok, x.detail, x.duration_us,
-           x.usage);
+           x.usage, x.replayed);
 }
 
 template <class Inspector>
@@ -91,6 +92,18 @@ typename Inspector::result_type inspect(Inspector& f, ModelResponse& x) {
   return f(caf::meta::type_name("loomflow.model_response"), x.message, x.usage, x.finish_reason, x.refusal);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, StepRecord& x) {
+  return f(caf::meta::type_name("loomflow.step_record"), x.step_name, x.kind, x.name, x.input_digest, x.predecessor,
+           x.output, x.is_error, x.response, x.usage, x.started_unix_us, x.duration_us, x.seq);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, SessionInfo& x) {
+  return f(caf::meta::type_name("loomflow.session_info"), x.session_id, x.user_id, x.target, x.input, x.origin,
+           x.status, x.output, x.error, x.usage, x.created_unix_ms, x.updated_unix_ms);
+}
+
 namespace actors {
 
 // Control atoms (CAF 0.17 atoms: at most 10 characters).
@@ -98,14 +111,22 @@ using cancel_atom = caf::atom_constant<caf::atom("lf_cancel")>;
 using deadline_atom = caf::atom_constant<caf::atom("lf_dline")>;
 using model_done_atom = caf::atom_constant<caf::atom("lf_mdone")>;
 using model_cancel_atom = caf::atom_constant<caf::atom("lf_mcancel")>;
+using fail_atom = caf::atom_constant<caf::atom("lf_fail")>;          // end a run with an Error
+using journal_flush_atom = caf::atom_constant<caf::atom("lf_jflush")>;
+using journal_stop_atom = caf::atom_constant<caf::atom("lf_jstop")>;
 
 // Who a run is for and which actor roots it; carried by every message of the run. Per-run actors
 // nested in the run (agent runs, sub-workflow coordinators) monitor `root`, so cancelling or
 // failing the run stops them too, on whatever node they live.
+// With a journal, `journal` is the store's journal actor (every step is committed there before its
+// result is used) and `replay` the run's replay actor when the session has history (asked before
+// every step); both are empty otherwise.
 struct run_context {
   UserId user_id;
   SessionId session_id;
-  caf::actor root;  // the top-level run's actor; empty until the run starts
+  caf::actor root;     // the top-level run's actor; empty until the run starts
+  caf::actor journal;  // a journal_actor, or empty: the run is not journaled
+  caf::actor replay;   // a replay_actor, or empty: nothing to replay
 };
 
 // Run one node visit (or a whole workflow/agent, for coordinators and agent actors).
@@ -113,6 +134,7 @@ struct node_call {
   run_context ctx;
   std::string step;   // stable step name of this visit, e.g. "classify#1"; nested steps extend it
   std::string input;
+  std::string predecessor;  // the step that handed over (journal routing checks); see run_token
 };
 
 // The outcome of a node_call. `error.code == ErrorCode::ok` means success.
@@ -123,6 +145,7 @@ struct node_result {
   std::vector<TraceStep> trace;      // the subtree's steps (nested agents, workflows, tools)
   std::vector<std::string> visited;  // coordinators: the nodes in the order they ran
   std::vector<Message> messages;     // agent actors: the conversation
+  bool replayed = false;             // the result came from the journal
   bool failed() const noexcept { return error.code != ErrorCode::ok; }
 };
 
@@ -138,6 +161,7 @@ struct run_token {
   std::int32_t node = 0;             // the node to run now (its visit is already claimed), or k*
   std::int32_t parallel_from = -1;   // with kParallel: the node owning the group, -1 = the start
   std::string input;                 // the node's input
+  std::string last_step;             // the step that handed over: the predecessor of the next step
   std::vector<std::int32_t> visits;  // per node
   node_result acc;                   // visited, trace and usage so far; `error` when the run failed
 };
@@ -169,25 +193,70 @@ struct tool_result {
   std::vector<TraceStep> trace;   // of nested runs
 };
 
+// ---- the journal ----------------------------------------------------------------------------------
+
+// Opens a run's session in the journal, then starts the run: the journal actor sends `call` (its
+// context completed with the journal and replay actors) to `root`, or fails the run with fail_atom.
+struct journal_start {
+  SessionInfo info;
+  caf::actor root;
+  node_call call;
+};
+
+// Commits one step; the answer comes once it is durable.
+struct journal_append {
+  SessionId session;
+  StepRecord step;
+};
+
+// The committed record — which is another writer's when that one got there first.
+struct journal_appended {
+  Error error{ErrorCode::ok, {}};
+  StepRecord step;
+};
+
+// A run ended: its session's final status.
+struct journal_finish {
+  SessionInfo info;
+};
+
+// Asks a run's replay log about a step before it runs.
+struct replay_lookup {
+  std::string step;
+  JournalStepKind kind = JournalStepKind::node;
+  std::uint64_t input_digest = 0;
+  std::string predecessor;  // node steps
+  bool branch = false;      // a parallel branch: its siblings share the predecessor
+};
+
+// `error` is journal_divergence when the step contradicts the journal; else `found` tells whether
+// `step` holds the recorded result to use instead of running it.
+struct replay_answer {
+  Error error{ErrorCode::ok, {}};
+  bool found = false;
+  StepRecord step;
+};
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_context& x) {
-  return f(caf::meta::type_name("loomflow.run_context"), x.user_id, x.session_id, x.root);
+  return f(caf::meta::type_name("loomflow.run_context"), x.user_id, x.session_id, x.root, x.journal, x.replay);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_call& x) {
-  return f(caf::meta::type_name("loomflow.node_call"), x.ctx, x.step, x.input);
+  return f(caf::meta::type_name("loomflow.node_call"), x.ctx, x.step, x.input, x.predecessor);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_result& x) {
-  return f(caf::meta::type_name("loomflow.node_result"), x.error, x.output, x.usage, x.trace, x.visited, x.messages);
+  return f(caf::meta::type_name("loomflow.node_result"), x.error, x.output, x.usage, x.trace, x.visited, x.messages,
+           x.replayed);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_token& x) {
   return f(caf::meta::type_name("loomflow.run_token"), x.ctx, x.coordinator, x.prefix, x.node, x.parallel_from,
-           x.input, x.visits, x.acc);
+           x.input, x.last_step, x.visits, x.acc);
 }
 
 template <class Inspector>
@@ -208,6 +277,36 @@ typename Inspector::result_type inspect(Inspector& f, tool_invocation& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tool_result& x) {
   return f(caf::meta::type_name("loomflow.tool_result"), x.content, x.is_error, x.usage, x.trace);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_start& x) {
+  return f(caf::meta::type_name("loomflow.journal_start"), x.info, x.root, x.call);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_append& x) {
+  return f(caf::meta::type_name("loomflow.journal_append"), x.session, x.step);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_appended& x) {
+  return f(caf::meta::type_name("loomflow.journal_appended"), x.error, x.step);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_finish& x) {
+  return f(caf::meta::type_name("loomflow.journal_finish"), x.info);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replay_lookup& x) {
+  return f(caf::meta::type_name("loomflow.replay_lookup"), x.step, x.kind, x.input_digest, x.predecessor, x.branch);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, replay_answer& x) {
+  return f(caf::meta::type_name("loomflow.replay_answer"), x.error, x.found, x.step);
 }
 
 }  // namespace actors

@@ -3,6 +3,7 @@
 // also answers plain node_calls — that is how a parallel group runs its branches.
 #include <caf/all.hpp>
 
+#include "loomflow/actors/journaling.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/stepping.hpp"
 
@@ -81,8 +82,81 @@ void pass_on(step_actor::pointer self, const NodePlace& place, run_token&& token
 void finish_step(step_actor::pointer self, const NodePlace& place, const std::string& step, std::uint64_t started,
                  node_result& result, run_token& token) {
   absorb_node_result(place.node().name, step, started, result, token);
+  if (journaled(token.ctx)) token.last_step = step;
   if (!token.acc.failed()) advance(*place.wf, place.index, std::move(result.output), token);
   pass_on(self, place, std::move(token));
+}
+
+using StepDone = std::function<void(node_result&&)>;
+
+// Runs the node's work for one visit, whatever its kind, and hands the result to `done`.
+void run_node(step_actor::pointer self, const NodePlace& place, const run_context& ctx, const std::string& step,
+              std::string input, StepDone done) {
+  const auto& node = place.node();
+  if (runs_inline(node)) {
+    done(run_function(node, ctx, step, input));
+    return;
+  }
+  auto worker = spawn_worker(self, node, place.compiled, place.index);
+  self->request(worker, caf::infinite, node_call{ctx, step, std::move(input), {}})
+      .then([done](node_result& result) { done(std::move(result)); },
+            [done, name = node.name, step](caf::error& err) {
+              done(node_result{Error{ErrorCode::internal, "node '" + name + "' (step '" + step +
+                                                              "') did not answer: " + caf::to_string(err)}});
+            });
+}
+
+// One visit of a journaled run: the recorded result when the journal has it, else the node runs
+// and its result is committed before `done` sees it. Failures are not journaled: a resumed run
+// tries the step again.
+void journaled_step(step_actor::pointer self, const NodePlace& place, const run_context& ctx, std::string step,
+                    std::string predecessor, bool branch, std::string input, StepDone done) {
+  const auto digest = journal_digest(input);
+  replay_lookup query{step, JournalStepKind::node, digest, predecessor, branch};
+  consult_replay(self, ctx, std::move(query),
+                 [self, place, ctx, step, predecessor = std::move(predecessor), digest, input = std::move(input),
+                  done = std::move(done)](replay_answer&& answer) mutable {
+    if (answer.error.code != ErrorCode::ok) {
+      done(node_result{std::move(answer.error)});
+      return;
+    }
+    if (answer.found) {
+      node_result replayed;
+      replayed.output = std::move(answer.step.output);
+      replayed.usage = answer.step.usage;
+      replayed.replayed = true;
+      done(std::move(replayed));
+      return;
+    }
+    const auto started_unix = unix_us_now();
+    const auto started = now_us();
+    run_node(self, place, ctx, step, std::move(input),
+             [self, place, ctx, step, predecessor, digest, started_unix, started, done](node_result&& result) {
+      if (result.failed()) {
+        done(std::move(result));
+        return;
+      }
+      StepRecord record;
+      record.step_name = step;
+      record.kind = JournalStepKind::node;
+      record.name = place.node().name;
+      record.input_digest = digest;
+      record.predecessor = predecessor;
+      record.output = result.output;
+      record.usage = result.usage;
+      record.started_unix_us = started_unix;
+      record.duration_us = static_cast<std::int64_t>(now_us() - started);
+      auto held = std::make_shared<node_result>(std::move(result));
+      commit_step(self, ctx, std::move(record), [held, done, step](journal_appended&& appended) {
+        if (appended.error.code != ErrorCode::ok) {
+          held->error = Error{appended.error.code, "step '" + step + "' could not be journaled: " + appended.error.message};
+        } else {
+          held->output = std::move(appended.step.output);  // another writer's result, if it was first
+        }
+        done(std::move(*held));
+      });
+    });
+  });
 }
 
 step_actor::behavior_type step_node(step_actor::pointer self, NodePlace place) {
@@ -90,6 +164,13 @@ step_actor::behavior_type step_node(step_actor::pointer self, NodePlace place) {
       // A single visit, answered directly (parallel branches).
       [self, place](node_call& call) -> caf::result<node_result> {
         const auto& node = place.node();
+        if (journaled(call.ctx)) {
+          auto promise = self->make_response_promise<node_result>();
+          auto ctx = call.ctx;
+          journaled_step(self, place, ctx, std::move(call.step), std::move(call.predecessor), true,
+                         std::move(call.input), [promise](node_result&& r) mutable { promise.deliver(std::move(r)); });
+          return promise;
+        }
         if (runs_inline(node)) return run_function(node, call.ctx, call.step, call.input);
         return self->delegate(spawn_worker(self, node, place.compiled, place.index), std::move(call));
       },
@@ -98,13 +179,22 @@ step_actor::behavior_type step_node(step_actor::pointer self, NodePlace place) {
         const auto& node = place.node();
         std::string step = step_name(*place.wf, token, place.index);
         const auto started = now_us();
+        if (journaled(token.ctx)) {
+          auto held = std::make_shared<run_token>(std::move(token));
+          auto ctx = held->ctx;
+          journaled_step(self, place, ctx, step, held->last_step, false, std::move(held->input),
+                         [self, place, step, started, held](node_result&& result) {
+                           finish_step(self, place, step, started, result, *held);
+                         });
+          return;
+        }
         if (runs_inline(node)) {
           auto result = run_function(node, token.ctx, step, token.input);
           finish_step(self, place, step, started, result, token);
           return;
         }
         auto worker = spawn_worker(self, node, place.compiled, place.index);
-        node_call call{token.ctx, step, std::move(token.input)};
+        node_call call{token.ctx, step, std::move(token.input), {}};
         // Both handlers need the token; only one of them runs.
         auto held = std::make_shared<run_token>(std::move(token));
         self->request(worker, caf::infinite, std::move(call))

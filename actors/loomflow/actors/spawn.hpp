@@ -50,6 +50,11 @@ tool_actor spawn_function_tool(caf::actor_system& sys, std::shared_ptr<const det
 tool_actor spawn_workflow_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool,
                                std::shared_ptr<const CompiledWorkflow> compiled);
 
+// The journal's writer for `store` (detached: it syncs), and a resumed run's replay log, which
+// lives until `root` (the run's root actor) is gone.
+journal_actor spawn_journal(caf::actor_system& sys, std::shared_ptr<JournalStore> store);
+replay_actor spawn_replay(caf::actor_system& sys, SessionId session, std::vector<StepRecord> steps, caf::actor root);
+
 // Microseconds since an arbitrary epoch, for step durations.
 std::uint64_t now_us() noexcept;
 

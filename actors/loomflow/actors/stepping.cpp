@@ -106,7 +106,7 @@ void absorb_node_result(const std::string& node_name, const std::string& step, s
   for (auto& t : result.trace) token.acc.trace.push_back(std::move(t));
   token.acc.trace.push_back(TraceStep{step, StepKind::node, node_name, !result.failed(),
                                       result.failed() ? result.error.message : std::string(),
-                                      now_us() - started_us, result.usage});
+                                      now_us() - started_us, result.usage, result.replayed});
   if (result.failed()) fail_token(token, std::move(result.error));
 }
 

@@ -11,7 +11,8 @@ namespace loomflow::actors {
 namespace {
 
 tool_result call_function(const detail::ToolImpl& tool, const tool_invocation& inv) {
-  ToolContext ctx{inv.ctx.user_id, inv.ctx.session_id, inv.step};
+  const std::string key = inv.ctx.session_id.str() + "/" + inv.step;
+  ToolContext ctx{inv.ctx.user_id, inv.ctx.session_id, inv.step, key};
   tool_result result;
   Expected<std::string> out = Error{ErrorCode::internal, {}};
   try {
@@ -73,7 +74,7 @@ tool_actor::behavior_type workflow_tool(tool_actor::pointer self, std::shared_pt
         }
         auto run = spawn_coordinator(self->system(), tool->workflow, compiled);
         // The nested run's steps live under the tool's step, exactly as under a workflow node.
-        self->request(caf::actor_cast<node_actor>(run), caf::infinite, node_call{inv.ctx, inv.step, std::move(*input)})
+        self->request(caf::actor_cast<node_actor>(run), caf::infinite, node_call{inv.ctx, inv.step, std::move(*input), {}})
             .then(
                 [promise](node_result& r) mutable {
                   tool_result out;

@@ -22,7 +22,15 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<model_call>("loomflow.model_call")
       .add_message_type<model_result>("loomflow.model_result")
       .add_message_type<tool_invocation>("loomflow.tool_invocation")
-      .add_message_type<tool_result>("loomflow.tool_result");
+      .add_message_type<tool_result>("loomflow.tool_result")
+      .add_message_type<StepRecord>("loomflow.step_record")
+      .add_message_type<SessionInfo>("loomflow.session_info")
+      .add_message_type<journal_start>("loomflow.journal_start")
+      .add_message_type<journal_append>("loomflow.journal_append")
+      .add_message_type<journal_appended>("loomflow.journal_appended")
+      .add_message_type<journal_finish>("loomflow.journal_finish")
+      .add_message_type<replay_lookup>("loomflow.replay_lookup")
+      .add_message_type<replay_answer>("loomflow.replay_answer");
 }
 
 }  // namespace loomflow::actors

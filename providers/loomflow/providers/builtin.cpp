@@ -1,5 +1,6 @@
 #include "loomflow/providers/builtin.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace loomflow::providers {
@@ -43,7 +44,19 @@ Expected<ModelResponse> ScriptedProvider::complete(const ModelRequest& request) 
                    "scripted model: unexpected call #" + std::to_string(call_number) + " from agent '" + request.agent +
                        "' at step '" + request.step_name + "': all " + std::to_string(total_) +
                        " scripted replies were already consumed"};
-    const ScriptedReply& next = script_.front();
+    // A reply keyed by step answers that step wherever it is in the queue (a resumed run skips the
+    // replies of journaled steps); unkeyed replies answer in order.
+    auto chosen = std::find_if(script_.begin(), script_.end(),
+                               [&](const ScriptedReply& r) { return !r.step.empty() && r.step == request.step_name; });
+    if (chosen == script_.end()) {
+      chosen = script_.begin();
+      if (!chosen->step.empty())
+        return Error{ErrorCode::script_mismatch,
+                     "scripted model: call #" + std::to_string(call_number) + " from agent '" + request.agent +
+                         "' at step '" + request.step_name + "' has no scripted reply (the next one is for step '" +
+                         chosen->step + "')"};
+    }
+    const ScriptedReply& next = *chosen;
     if (!next.expect.empty()) {
       const std::string last = request.messages.empty() ? std::string() : request.messages.back().content;
       if (last.find(next.expect) == std::string::npos)
@@ -52,8 +65,8 @@ Expected<ModelResponse> ScriptedProvider::complete(const ModelRequest& request) 
                          "' at step '" + request.step_name + "' expected the last message to contain \"" + next.expect +
                          "\" but it was \"" + last + "\""};
     }
-    reply = std::move(script_.front());
-    script_.pop_front();
+    reply = std::move(*chosen);
+    script_.erase(chosen);
   }
   for (std::size_t i = 0; i < reply.tool_calls.size(); ++i)
     if (reply.tool_calls[i].id.empty())
@@ -107,6 +120,9 @@ Expected<std::vector<ScriptedReply>> script_from_json(const nlohmann::json& scri
       if (key == "text") {
         if (!value.is_string()) return fail(path + ".text", "expected a string");
         reply.text = value.get<std::string>();
+      } else if (key == "step") {
+        if (!value.is_string()) return fail(path + ".step", "expected a string");
+        reply.step = value.get<std::string>();
       } else if (key == "expect") {
         if (!value.is_string()) return fail(path + ".expect", "expected a string");
         reply.expect = value.get<std::string>();
@@ -128,7 +144,7 @@ Expected<std::vector<ScriptedReply>> script_from_json(const nlohmann::json& scri
           reply.tool_calls.push_back(std::move(tc));
         }
       } else {
-        return fail(path + "." + key, "unknown field (expected text, tool_calls or expect)");
+        return fail(path + "." + key, "unknown field (expected text, tool_calls, expect or step)");
       }
     }
     if (reply.text.empty() && reply.tool_calls.empty())

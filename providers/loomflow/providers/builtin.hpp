@@ -2,7 +2,8 @@
 //
 // - echo: answers with the last user message, verbatim. Deterministic; never calls tools.
 // - scripted: a queue of canned replies (text and/or tool calls), consumed one per model call in
-//   order. It fails loudly: a call when the queue is empty is a `script_exhausted` error, a call whose
+//   order (or, with `step`, the call at that step name — so a resumed run, whose journaled calls
+//   never reach the model, still gets the right replies). It fails loudly: a call when the queue is empty is a `script_exhausted` error, a call whose
 //   last message does not contain a reply's `expect` text is a `script_mismatch` error, and
 //   `verify_consumed()` reports replies that were never used.
 // Token usage is approximated as ceil(bytes / 4) per message, so results stay deterministic.
@@ -34,6 +35,7 @@ struct ScriptedReply {
   std::string text;                  // assistant text (may be empty when there are tool calls)
   std::vector<ToolCall> tool_calls;  // ids default to "call_<n>" when empty
   std::string expect;                // when set, the call's last message must contain it
+  std::string step;                  // when set, answers the call at this step name, in any order
 };
 
 class ScriptedProvider final : public Provider {

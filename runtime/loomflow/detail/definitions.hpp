@@ -22,6 +22,7 @@ struct ToolImpl {
   ToolSpec spec;
   ToolFn fn;                                     // Kind::function
   bool blocking = false;                         // Kind::function
+  bool idempotent = false;                       // Kind::function (workflows: false)
   std::shared_ptr<const WorkflowImpl> workflow;  // Kind::workflow
 };
 
