@@ -7,13 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-  libcurl4-openssl-dev libcpp-httplib-dev)
+  libcurl4-openssl-dev libcpp-httplib-dev protobuf-compiler libprotobuf-dev librocksdb-dev libsqlite3-dev
+  libpq-dev)
+# Only the test suite needs a PostgreSQL server (the journal's shared backend).
+TEST_PACKAGES=(postgresql)
 BUILD_DIR=${LOOMFLOW_BUILD_DIR:-build}
 JOBS=${LOOMFLOW_JOBS:-2}
 
 install_dependencies() {
   local missing=()
-  for pkg in "${PACKAGES[@]}"; do
+  for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -31,14 +34,19 @@ build() {
 
 case "${1:-}" in
   main)
-    install_dependencies
+    install_dependencies "${PACKAGES[@]}"
     build --target loomflow
     "$BUILD_DIR/tools_cli/loomflow" run tools_cli/examples/support.json \
       --input "My card was charged twice." --user alice
     ;;
   test)
-    install_dependencies
+    install_dependencies "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     build
+    # A private PostgreSQL on loopback for the journal's PostgreSQL cases; stopped however we exit.
+    PG_DIR=$(mktemp -d /tmp/loomflow-pg.XXXXXX)
+    trap '.ci/postgres.sh stop "$PG_DIR" || true; rm -rf "$PG_DIR"' EXIT
+    LOOMFLOW_TEST_POSTGRES_URI=$(.ci/postgres.sh start "$PG_DIR" "${LOOMFLOW_PG_PORT:-55439}")
+    export LOOMFLOW_TEST_POSTGRES_URI LOOMFLOW_REQUIRE_POSTGRES=1
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
     ;;
   *)

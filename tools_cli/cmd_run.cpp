@@ -1,3 +1,7 @@
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -75,6 +79,62 @@ Expected<void> check_scripts(const LoadedSpec& spec) {
 
 }  // namespace
 
+Expected<std::shared_ptr<JournalStore>> open_cli_journal(std::string uri) {
+  if (uri.empty()) {
+    const char* env = std::getenv("LOOMFLOW_JOURNAL");
+    if (env != nullptr) uri = env;
+  }
+  if (uri.empty())
+    return Error{ErrorCode::invalid_argument, "no journal: pass --journal URI or set LOOMFLOW_JOURNAL "
+                                              "(rocksdb:PATH, sqlite:PATH, postgres://...)"};
+  return open_journal(uri);
+}
+
+std::string spec_origin(const std::string& spec_path, const std::string& spec_text) {
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(spec_path, ec);
+  return nlohmann::json{{"spec_path", ec ? spec_path : absolute.string()}, {"spec", spec_text}}.dump();
+}
+
+int execute_run(const char* command, const LoadedSpec& spec, const std::string& input, const RunArgs& args,
+                std::shared_ptr<JournalStore> journal, std::string origin) {
+  Runtime runtime(RuntimeConfig{args.threads, journal});
+  RunOptions options;
+  options.user_id = UserId{args.user};
+  options.session_id = SessionId{args.session};
+  options.timeout = std::chrono::milliseconds(args.timeout_ms);
+  options.origin = std::move(origin);
+  auto result = runtime.run(spec.workflow, input, options);
+  // A resumed run's journaled model calls never reach the model: its script is partly unused.
+  Expected<void> scripts = result && result->replayed_steps == 0 ? check_scripts(spec) : Expected<void>{};
+  if (!result || !scripts) {
+    const Error& error = !result ? result.error() : scripts.error();
+    if (args.json) {
+      nlohmann::ordered_json out = {{"workflow", spec.name},
+                                    {"error", {{"code", std::string(to_string(error.code))}, {"message", error.message}}},
+                                    {"user_id", args.user}};
+      if (!args.session.empty()) out["session_id"] = args.session;
+      std::cout << out.dump() << "\n";
+    }
+    std::cerr << "loomflow " << command << ": " << error.describe() << "\n";
+    return 1;
+  }
+  if (args.json) {
+    auto out = result_json(spec, *result);
+    if (journal) out["replayed_steps"] = result->replayed_steps;
+    std::cout << out.dump() << "\n";
+    return 0;
+  }
+  std::cout << result->output << "\n";
+  std::cout << "visited: ";
+  for (std::size_t i = 0; i < result->visited.size(); ++i) std::cout << (i ? " → " : "") << result->visited[i];
+  std::cout << "\n";
+  if (journal)
+    std::cout << "session: " << result->session_id.str() << " (journal " << journal->uri() << ", "
+              << result->replayed_steps << " steps replayed)\n";
+  return 0;
+}
+
 int run_command(const RunArgs& args) {
   auto prices = price_table(args.prices);
   if (!prices) {
@@ -83,38 +143,27 @@ int run_command(const RunArgs& args) {
   }
   auto providers = std::make_shared<providers::ProviderEnvironment>();
   providers->prices = *prices;
-  auto spec = load_spec_file(args.spec, cli_environment(providers));
+  std::ifstream in(args.spec, std::ios::binary);
+  if (!in) {
+    std::cerr << "loomflow run: " << args.spec << ": cannot read the spec: " << std::strerror(errno) << "\n";
+    return 2;
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto spec = load_spec_text(text, args.spec, cli_environment(providers));
   if (!spec) {
     std::cerr << "loomflow run: " << spec.error().message << "\n";
     return 2;
   }
-  Runtime runtime(RuntimeConfig{args.threads});
-  RunOptions options;
-  options.user_id = UserId{args.user};
-  options.session_id = SessionId{args.session};
-  options.timeout = std::chrono::milliseconds(args.timeout_ms);
-  auto result = runtime.run(spec->workflow, args.input, options);
-  Expected<void> scripts = result ? check_scripts(*spec) : Expected<void>{};
-  if (!result || !scripts) {
-    const Error& error = !result ? result.error() : scripts.error();
-    if (args.json) {
-      nlohmann::ordered_json out = {{"workflow", spec->name},
-                                    {"error", {{"code", std::string(to_string(error.code))}, {"message", error.message}}},
-                                    {"user_id", args.user}};
-      std::cout << out.dump() << "\n";
+  std::shared_ptr<JournalStore> journal;
+  if (!args.journal.empty() || std::getenv("LOOMFLOW_JOURNAL") != nullptr) {
+    auto opened = open_cli_journal(args.journal);
+    if (!opened) {
+      std::cerr << "loomflow run: " << opened.error().describe() << "\n";
+      return 2;
     }
-    std::cerr << "loomflow run: " << error.describe() << "\n";
-    return 1;
+    journal = *opened;
   }
-  if (args.json) {
-    std::cout << result_json(*spec, *result).dump() << "\n";
-    return 0;
-  }
-  std::cout << result->output << "\n";
-  std::cout << "visited: ";
-  for (std::size_t i = 0; i < result->visited.size(); ++i) std::cout << (i ? " → " : "") << result->visited[i];
-  std::cout << "\n";
-  return 0;
+  return execute_run("run", *spec, args.input, args, journal, journal ? spec_origin(args.spec, text) : std::string());
 }
 
 }  // namespace loomflow::cli

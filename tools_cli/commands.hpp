@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loomflow/journal.hpp"
 #include "loomflow/providers/pricing.hpp"
 #include "loomflow/providers/resolve.hpp"
 #include "loomflow/spec.hpp"
@@ -23,6 +24,16 @@ struct RunArgs {
   long timeout_ms = 0;
   std::size_t threads = 0;
   std::string prices;  // a JSON price table file overriding the defaults
+  std::string journal;  // a journal URI; empty: $LOOMFLOW_JOURNAL, else no journal
+};
+
+struct RunsArgs {
+  std::string journal;  // empty: $LOOMFLOW_JOURNAL
+  std::string user;     // runs list: only this user's sessions
+  std::string session;  // runs show/resume, journal export/prune
+  std::string older_than;  // journal prune: e.g. 7d, 12h, 30m, 90s
+  bool json = false;
+  std::size_t threads = 0;
 };
 
 struct AskArgs {
@@ -51,7 +62,25 @@ Expected<std::shared_ptr<const providers::PriceTable>> price_table(const std::st
 // Usage as the CLI prints it in --json output.
 nlohmann::ordered_json usage_json(const Usage& usage);
 
+// Opens `uri`, or $LOOMFLOW_JOURNAL when it is empty; an error when neither is set.
+Expected<std::shared_ptr<JournalStore>> open_cli_journal(std::string uri);
+
+// What a journaled run keeps so `runs resume` can load its spec again: path and full text.
+std::string spec_origin(const std::string& spec_path, const std::string& spec_text);
+
+// Runs a loaded spec and prints the result like `loomflow run` (`command` prefixes errors).
+int execute_run(const char* command, const LoadedSpec& spec, const std::string& input, const RunArgs& args,
+                std::shared_ptr<JournalStore> journal, std::string origin);
+
+// "7d", "12h", "30m", "90s", "500ms", "2w" → milliseconds.
+Expected<std::int64_t> parse_duration_ms(std::string_view text);
+
 int run_command(const RunArgs& args);
+int runs_list_command(const RunsArgs& args);
+int runs_show_command(const RunsArgs& args);
+int runs_resume_command(const RunsArgs& args);
+int journal_export_command(const RunsArgs& args);
+int journal_prune_command(const RunsArgs& args);
 int graph_command(const std::string& spec);
 int ask_command(const AskArgs& args);
 int bench_command(const BenchArgs& args);

@@ -21,6 +21,36 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--timeout-ms", run.timeout_ms, "Fail the run after this many milliseconds (default: none)");
   run_cmd->add_option("--threads", run.threads, "Scheduler threads (default: one per core)");
   run_cmd->add_option("--prices", run.prices, "A JSON price table (USD per million tokens) over the defaults");
+  run_cmd->add_option("--journal", run.journal,
+                      "Journal the run durably (rocksdb:PATH, sqlite:PATH, postgres://...; default: $LOOMFLOW_JOURNAL); "
+                      "with the --session of an earlier run, resumes it");
+
+  RunsArgs runs;
+  const char* journal_help = "The journal URI (default: $LOOMFLOW_JOURNAL)";
+  auto* runs_cmd = app.add_subcommand("runs", "Journaled runs: list, show, resume");
+  runs_cmd->require_subcommand(1);
+  auto* runs_list = runs_cmd->add_subcommand("list", "List the journal's sessions, newest first");
+  runs_list->add_option("--user", runs.user, "Only this user's sessions");
+  auto* runs_show = runs_cmd->add_subcommand("show", "Show a session: status, input, output and its steps");
+  runs_show->add_option("session", runs.session, "The session id")->required();
+  auto* runs_resume = runs_cmd->add_subcommand("resume", "Resume a session started by `loomflow run --journal`");
+  runs_resume->add_option("session", runs.session, "The session id")->required();
+  runs_resume->add_option("--threads", runs.threads, "Scheduler threads (default: one per core)");
+  for (auto* cmd : {runs_list, runs_show, runs_resume}) {
+    cmd->add_option("--journal", runs.journal, journal_help);
+    cmd->add_flag("--json", runs.json, "Print JSON");
+  }
+
+  auto* journal_cmd = app.add_subcommand("journal", "Operate a journal: export, prune");
+  journal_cmd->require_subcommand(1);
+  auto* journal_export = journal_cmd->add_subcommand("export", "Print a session and every journaled step as JSON");
+  journal_export->add_option("session", runs.session, "The session id")->required();
+  journal_export->add_flag("--json", runs.json, "One line of JSON (default: indented)");
+  auto* journal_prune = journal_cmd->add_subcommand("prune", "Delete old sessions, or one session, with all their steps");
+  journal_prune->add_option("--older-than", runs.older_than, "Sessions not updated for this long: 7d, 12h, 30m, 90s");
+  journal_prune->add_option("--session", runs.session, "This session");
+  journal_prune->add_flag("--json", runs.json, "Print JSON");
+  for (auto* cmd : {journal_export, journal_prune}) cmd->add_option("--journal", runs.journal, journal_help);
 
   std::string graph_spec;
   auto* graph_cmd = app.add_subcommand("graph", "Print the workflow of a JSON spec as a Mermaid flowchart");
@@ -59,5 +89,10 @@ int main(int argc, char** argv) {
   if (*graph_cmd) return graph_command(graph_spec);
   if (*ask_cmd) return ask_command(ask);
   if (*bench_cmd) return bench_command(bench);
+  if (*runs_list) return runs_list_command(runs);
+  if (*runs_show) return runs_show_command(runs);
+  if (*runs_resume) return runs_resume_command(runs);
+  if (*journal_export) return journal_export_command(runs);
+  if (*journal_prune) return journal_prune_command(runs);
   return 2;
 }

@@ -1,0 +1,192 @@
+// Real crashes: loomflow_crash_child runs a journaled workflow (function nodes, an agent whose
+// scripted model makes parallel tool calls with side effects, a parallel group) and is killed with
+// SIGKILL at every occurrence of every kill point — before and after model calls, before and after
+// a tool's side effect, in nodes, before and after journal commits. Each time, a second process
+// resumes the session and must finish with the output and `visited` of an uninterrupted run, and
+// no step that was journaled before the kill may run again. For every backend.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "journal_backends.hpp"
+#include "loomflow/journal.hpp"
+#include "subprocess.hpp"
+
+namespace loomflow {
+namespace {
+
+using testing::JournalBackend;
+
+struct ChildRun {
+  testing::ProcessOutcome process;
+  nlohmann::json result;  // the child's JSON line, when it printed one
+};
+
+ChildRun run_child(const std::string& journal, const std::string& session, const std::string& markers,
+                   const std::string& point = {}, int at = 0) {
+  std::vector<std::string> args = {"--journal", journal, "--session", session, "--markers", markers};
+  if (!point.empty()) args.insert(args.end(), {"--kill", point, "--at", std::to_string(at)});
+  ChildRun run{testing::run_process(LOOMFLOW_CRASH_CHILD, args), {}};
+  if (!run.process.out.empty()) run.result = nlohmann::json::parse(run.process.out, nullptr, false);
+  return run;
+}
+
+std::map<std::string, int> marker_counts(const std::string& path) {
+  std::map<std::string, int> counts;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) ++counts[line];
+  return counts;
+}
+
+// The journaled step names of a session, read while no child runs.
+std::set<std::string> journaled_steps(const std::string& journal, const std::string& session) {
+  std::set<std::string> steps;
+  auto store = open_journal(journal);
+  EXPECT_TRUE(store) << store.error().describe();
+  if (!store) return steps;
+  auto history = (*store)->load(SessionId{session});
+  EXPECT_TRUE(history) << history.error().describe();
+  if (history)
+    for (const auto& s : history->steps) steps.insert(s.step_name);
+  return steps;
+}
+
+class JournalCrashTest : public ::testing::TestWithParam<std::tuple<JournalBackend, std::string>> {
+ protected:
+  void SetUp() override {
+    LOOMFLOW_SKIP_UNAVAILABLE_BACKEND(backend());
+    journal_ = backend().fresh_uri();
+    dir_ = testing::temp_path("crash");
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (journal_.rfind("rocksdb:", 0) == 0) std::filesystem::remove_all(journal_.substr(8));
+    if (journal_.rfind("sqlite:", 0) == 0)
+      for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(journal_.substr(7) + ext);
+    std::filesystem::remove_all(dir_);
+  }
+  const JournalBackend& backend() const { return std::get<0>(GetParam()); }
+  const std::string& point() const { return std::get<1>(GetParam()); }
+
+  std::string journal_;
+  std::string dir_;
+};
+
+TEST_P(JournalCrashTest, every_kill_resumes_to_the_uninterrupted_result_without_repeating_journaled_steps) {
+  const auto reference = run_child(journal_, "reference", dir_ + "/reference.markers");
+  ASSERT_EQ(reference.process.exit_code, 0) << reference.process.out;
+  ASSERT_TRUE(reference.result.is_object());
+  const int occurrences = reference.result["events"][point()].get<int>();
+  ASSERT_GT(occurrences, 0) << "the workflow never reaches kill point " << point();
+  EXPECT_EQ(reference.result["replayed_steps"], 0);
+  const auto expected_markers = marker_counts(dir_ + "/reference.markers");
+  ASSERT_EQ(expected_markers.size(), 3u);  // three tool calls, once each
+
+  for (int at = 1; at <= occurrences; ++at) {
+    SCOPED_TRACE(point() + " #" + std::to_string(at));
+    const std::string session = "crash-" + point() + "-" + std::to_string(at);
+    const std::string markers = dir_ + "/" + session + ".markers";
+    const auto crashed = run_child(journal_, session, markers, point(), at);
+    if (crashed.process.signal == 0 && point().rfind("commit", 0) == 0) {
+      // Group commit is timing-dependent: this run needed fewer commits than the reference, so the
+      // kill point was never reached. It must still have finished correctly.
+      ASSERT_EQ(crashed.process.exit_code, 0) << crashed.process.out;
+      EXPECT_EQ(crashed.result["output"], reference.result["output"]);
+      break;
+    }
+    ASSERT_EQ(crashed.process.signal, SIGKILL) << "exit " << crashed.process.exit_code << ": " << crashed.process.out;
+
+    const auto journaled_at_kill = journaled_steps(journal_, session);
+    const auto markers_at_kill = marker_counts(markers);
+
+    const auto resumed = run_child(journal_, session, markers);
+    ASSERT_EQ(resumed.process.exit_code, 0) << resumed.process.out;
+    EXPECT_EQ(resumed.result["output"], reference.result["output"]);
+    EXPECT_EQ(resumed.result["visited"], reference.result["visited"]);
+    const auto replayed = resumed.result["replayed_steps"].get<std::size_t>();
+    if (!journaled_at_kill.empty()) EXPECT_GT(replayed, 0u);
+    EXPECT_LE(replayed, journaled_at_kill.size());  // an agent node replays whole, not turn by turn
+
+    // Side effects: each tool call happened; one journaled before the kill never ran again; one in
+    // flight at the kill ran at most once more (at-least-once, with the same idempotency key).
+    const auto markers_after = marker_counts(markers);
+    ASSERT_EQ(markers_after.size(), expected_markers.size());
+    for (const auto& [key, count] : markers_after) {
+      const std::string step = key.substr(session.size() + 1);
+      const int before = markers_at_kill.count(key) ? markers_at_kill.at(key) : 0;
+      if (journaled_at_kill.count(step))
+        EXPECT_EQ(count, before) << key << " was journaled before the kill but ran again";
+      else
+        EXPECT_LE(count, before + 1) << key;
+      EXPECT_GE(count, 1) << key;
+    }
+    // Nothing that was journaled is lost or rewritten.
+    const auto journaled_after = journaled_steps(journal_, session);
+    for (const auto& step : journaled_at_kill) EXPECT_TRUE(journaled_after.count(step)) << step;
+  }
+}
+
+class JournalTornTailTest : public ::testing::TestWithParam<JournalBackend> {
+ protected:
+  void SetUp() override {
+    LOOMFLOW_SKIP_UNAVAILABLE_BACKEND(GetParam());
+    journal_ = GetParam().fresh_uri();
+    dir_ = testing::temp_path("torn");
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (journal_.rfind("rocksdb:", 0) == 0) std::filesystem::remove_all(journal_.substr(8));
+    if (journal_.rfind("sqlite:", 0) == 0)
+      for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(journal_.substr(7) + ext);
+    std::filesystem::remove_all(dir_);
+  }
+  std::string journal_;
+  std::string dir_;
+};
+
+TEST_P(JournalTornTailTest, a_record_torn_by_a_crash_mid_write_is_dropped_and_its_step_runs_again) {
+  const auto reference = run_child(journal_, "reference", dir_ + "/reference.markers");
+  ASSERT_EQ(reference.process.exit_code, 0);
+  const std::string session = "torn";
+  const auto crashed = run_child(journal_, session, dir_ + "/torn.markers", "commit_after", 3);
+  ASSERT_EQ(crashed.process.signal, SIGKILL);
+  std::uint64_t last_seq = 0;
+  std::string last_step;
+  {
+    auto store = open_journal(journal_).value();
+    auto history = store->load(SessionId{session}).value();
+    ASSERT_FALSE(history.steps.empty());
+    last_seq = history.steps.back().seq;
+    last_step = history.steps.back().step_name;
+  }
+  // The record as a crash halfway through writing it would leave it: cut short.
+  GetParam().overwrite_step(journal_, session, last_seq, std::string("\x12\x34\x56", 3));
+  const auto resumed = run_child(journal_, session, dir_ + "/torn.markers");
+  ASSERT_EQ(resumed.process.exit_code, 0) << resumed.process.out;
+  EXPECT_EQ(resumed.result["output"], reference.result["output"]);
+  EXPECT_EQ(resumed.result["visited"], reference.result["visited"]);
+  EXPECT_TRUE(journaled_steps(journal_, session).count(last_step)) << last_step << " was written again";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, JournalTornTailTest, ::testing::ValuesIn(testing::durable_backends()),
+                         [](const auto& info) { return info.param.name; });
+
+std::vector<std::tuple<JournalBackend, std::string>> cases() {
+  std::vector<std::tuple<JournalBackend, std::string>> out;
+  for (const auto& backend : testing::durable_backends())
+    for (const char* point : {"node", "model_before", "model_after", "tool_before", "tool_after", "commit_before",
+                              "commit_after"})
+      out.emplace_back(backend, point);
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, JournalCrashTest, ::testing::ValuesIn(cases()), [](const auto& info) {
+  return std::get<0>(info.param).name + "_" + std::get<1>(info.param);
+});
+
+}  // namespace
+}  // namespace loomflow
