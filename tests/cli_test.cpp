@@ -198,7 +198,7 @@ TEST(Cli, BenchJsonPrintsOneLinePerWorkloadWithItsMetricAndTarget) {
   auto r = loomflow({"bench", "--json"});
   ASSERT_EQ(r.status, 0) << r.err << r.out;
   std::map<std::string, std::string> metric = {{"W1", "us_per_step"}, {"W1-200nodes", "us_per_step"},
-                                               {"W2", "us_per_run"},  {"W3", "us_per_iter"},
+                                               {"W2", "us_per_run"},  {"W3", "us_per_iter"}, {"W4", "us_per_step"},
                                                {"W5", "us_per_turn"}, {"W6", "runs_per_sec"},
                                                {"P1", "us_per_call"}};
   std::istringstream lines(r.out);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -174,6 +175,41 @@ TEST_P(JournalTornTailTest, a_record_torn_by_a_crash_mid_write_is_dropped_and_it
 
 INSTANTIATE_TEST_SUITE_P(Backends, JournalTornTailTest, ::testing::ValuesIn(testing::durable_backends()),
                          [](const auto& info) { return info.param.name; });
+
+// Several processes on one PostgreSQL journal at once, two of them on each session: every process
+// finishes with the uninterrupted result, and each step of a session is journaled exactly once
+// (the first writer wins; the other process adopts its record).
+TEST(JournalSharedPostgres, processes_sharing_a_journal_and_even_sessions_lose_nothing) {
+  const auto backend = testing::postgres_backend();
+  LOOMFLOW_SKIP_UNAVAILABLE_BACKEND(backend);
+  const std::string journal = backend.fresh_uri();
+  const std::string dir = testing::temp_path("shared");
+  std::filesystem::create_directories(dir);
+  const auto reference = run_child(journal, "reference", dir + "/reference.markers");
+  ASSERT_EQ(reference.process.exit_code, 0) << reference.process.out;
+  const std::size_t steps_per_run = journaled_steps(journal, "reference").size();
+
+  const std::vector<std::string> sessions = {"shared-a", "shared-b", "shared-a", "shared-b", "shared-c", "shared-d"};
+  std::vector<ChildRun> runs(sessions.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < sessions.size(); ++i)
+    threads.emplace_back([&, i] {
+      runs[i] = run_child(journal, sessions[i], dir + "/" + sessions[i] + "-" + std::to_string(i) + ".markers");
+    });
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    SCOPED_TRACE(sessions[i] + " #" + std::to_string(i));
+    ASSERT_EQ(runs[i].process.exit_code, 0) << runs[i].process.out;
+    EXPECT_EQ(runs[i].result["output"], reference.result["output"]);
+    EXPECT_EQ(runs[i].result["visited"], reference.result["visited"]);
+  }
+  for (const char* session : {"shared-a", "shared-b", "shared-c", "shared-d"}) {
+    auto store = open_journal(journal).value();
+    auto history = store->load(SessionId{session}).value();
+    EXPECT_EQ(history.steps.size(), steps_per_run) << session;
+  }
+  std::filesystem::remove_all(dir);
+}
 
 std::vector<std::tuple<JournalBackend, std::string>> cases() {
   std::vector<std::tuple<JournalBackend, std::string>> out;

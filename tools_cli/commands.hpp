@@ -50,6 +50,7 @@ struct BenchArgs {
   std::string workload;  // empty: all
   bool json = false;
   std::size_t threads = 0;
+  std::string journal;   // W4's journal URI; empty: a fresh RocksDB journal in a temporary directory
 };
 
 // What specs run by the CLI may name: the built-in models, functions and tools, and every model

@@ -67,8 +67,10 @@ int main(int argc, char** argv) {
   ask_cmd->add_option("--prices", ask.prices, "A JSON price table (USD per million tokens) over the defaults");
 
   BenchArgs bench;
-  auto* bench_cmd = app.add_subcommand("bench", "Run the benchmark workloads W1 W2 W3 W5 W6 (one JSON line each)");
-  bench_cmd->add_option("--workload,-w", bench.workload, "Only this workload (W1, W1-200nodes, W2, W3, W5, W6)");
+  auto* bench_cmd = app.add_subcommand("bench", "Run the benchmark workloads W1-W6 and P1 (one JSON line each)");
+  bench_cmd->add_option("--workload,-w", bench.workload, "Only this workload (W1, W1-200nodes, W2, W3, W4, W5, W6, P1)");
+  bench_cmd->add_option("--journal", bench.journal,
+                        "W4's journal (rocksdb:PATH, sqlite:PATH, postgres://...; default: a scratch RocksDB journal)");
   bench_cmd->add_flag("--json", bench.json, "Print JSON lines only (default: JSON lines and a summary)");
   bench_cmd->add_option("--threads", bench.threads, "Scheduler threads (default: one per core)");
 

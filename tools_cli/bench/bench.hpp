@@ -76,6 +76,10 @@ Json error_line(const std::string& workload, const std::string& message);
 // Empty when `result` succeeded with output `expected`; otherwise what went wrong.
 std::string check_output(const Expected<RunResult>& result, const std::string& expected);
 
+// The W1 state model: a trivial node {counter} -> {counter + 1}, and the chain of N of them.
+Expected<std::string> increment(const NodeContext& ctx);
+Expected<Workflow> build_chain(const std::string& name, std::size_t n);
+
 // Graph workloads (workloads_graph.cpp).
 Json run_w1(const BenchArgs& args, std::size_t nodes, const std::string& workload);
 Json run_w2(const BenchArgs& args);
@@ -85,6 +89,8 @@ Json run_w6(const BenchArgs& args);
 Json measure_idle_runs(const BenchArgs& args, std::size_t runs);
 // Agent workload (workloads_agent.cpp).
 Json run_w5(const BenchArgs& args);
+// The durable chain, on the journal of --journal (workload_journal.cpp).
+Json run_w4(const BenchArgs& args);
 // Provider overhead on loopback HTTP (workload_provider.cpp).
 Json run_p1(const BenchArgs& args);
 

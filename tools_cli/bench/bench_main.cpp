@@ -100,6 +100,7 @@ const std::vector<Workload>& workloads() {
       {"W1-200nodes", "us_per_step", [](const BenchArgs& a) { return bench::run_w1(a, 200, "W1-200nodes"); }},
       {"W2", "us_per_run", bench::run_w2},
       {"W3", "us_per_iter", bench::run_w3},
+      {"W4", "us_per_step", bench::run_w4},
       {"W5", "us_per_turn", bench::run_w5},
       {"W6", "runs_per_sec", bench::run_w6},
       {"P1", "us_per_call", bench::run_p1},

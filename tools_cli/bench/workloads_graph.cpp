@@ -23,23 +23,6 @@ Expected<long long> parse_counter(std::string_view text) {
   return value;
 }
 
-// The trivial node: {counter} -> {counter + 1}.
-Expected<std::string> increment(const NodeContext& ctx) {
-  auto counter = parse_counter(ctx.input);
-  if (!counter) return counter.error();
-  return std::to_string(*counter + 1);
-}
-
-// START -> n0 -> n1 -> ... -> n(N-1) -> END, every node trivial.
-Expected<Workflow> build_chain(const std::string& name, std::size_t n) {
-  WorkflowBuilder builder(name);
-  for (std::size_t i = 0; i < n; ++i) builder.add_node(Node::function("n" + std::to_string(i), increment));
-  builder.add_edge(std::string(Workflow::START), "n0");
-  for (std::size_t i = 0; i + 1 < n; ++i) builder.add_edge("n" + std::to_string(i), "n" + std::to_string(i + 1));
-  builder.add_edge("n" + std::to_string(n - 1), std::string(Workflow::END));
-  return builder.build();
-}
-
 // Empty when every run ended with `output` after visiting `visits` nodes.
 std::string verify_runs(const std::vector<Expected<RunResult>>& results, const std::string& output, std::size_t visits) {
   for (std::size_t i = 0; i < results.size(); ++i) {
@@ -86,6 +69,24 @@ std::string count_items(std::string_view items) {
 }
 
 }  // namespace
+
+// The trivial node: {counter} -> {counter + 1}.
+Expected<std::string> increment(const NodeContext& ctx) {
+  auto counter = parse_counter(ctx.input);
+  if (!counter) return counter.error();
+  return std::to_string(*counter + 1);
+}
+
+// START -> n0 -> n1 -> ... -> n(N-1) -> END, every node trivial.
+Expected<Workflow> build_chain(const std::string& name, std::size_t n) {
+  WorkflowBuilder builder(name);
+  for (std::size_t i = 0; i < n; ++i) builder.add_node(Node::function("n" + std::to_string(i), increment));
+  builder.add_edge(std::string(Workflow::START), "n0");
+  for (std::size_t i = 0; i + 1 < n; ++i) builder.add_edge("n" + std::to_string(i), "n" + std::to_string(i + 1));
+  builder.add_edge("n" + std::to_string(n - 1), std::string(Workflow::END));
+  return builder.build();
+}
+
 
 Json run_w1(const BenchArgs& args, std::size_t nodes, const std::string& workload) {
   Runtime runtime(RuntimeConfig{args.threads});

@@ -6,6 +6,7 @@
 // A batch is one WriteBatch written with sync=true: atomic, and one fdatasync for all of it.
 // RocksDB's own WAL recovery (point-in-time) drops a torn WAL tail; our CRC catches the rest.
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include <rocksdb/db.h>
@@ -73,6 +74,10 @@ class RocksStore final : public JournalStore {
       if (auto w = db_->Write(sync_, &batch); !w.ok()) return failed("dropping the torn last record", w);
     }
     if (!decoded->history.steps.empty()) next_seq_[session.str()] = decoded->history.steps.back().seq + 1;
+    // A loaded session is about to run: its step names answer "already written?" from memory.
+    auto& known = known_[session.str()];
+    known.clear();
+    for (const auto& step : decoded->history.steps) known.emplace(step.step_name, step.seq);
     return std::move(decoded->history);
   }
 
@@ -93,15 +98,14 @@ class RocksStore final : public JournalStore {
         committed.push_back(committed[dup->second]);
         continue;
       }
-      std::string seq_bytes;
-      auto s = db_->Get(rocksdb::ReadOptions(), name_key, &seq_bytes);
-      if (s.ok()) {
-        auto existing = existing_step(session.str(), step.step_name, read_be64(seq_bytes));
+      auto existing_seq = written_seq(session.str(), step.step_name, name_key);
+      if (!existing_seq) return existing_seq.error();
+      if (*existing_seq) {
+        auto existing = existing_step(session.str(), step.step_name, **existing_seq);
         if (!existing) return existing.error();
         committed.push_back(std::move(*existing));
         continue;
       }
-      if (!s.IsNotFound()) return failed("checking step '" + step.step_name + "'", s);
       auto seq = next_seq(session.str());
       if (!seq) return seq.error();
       step.seq = *seq;
@@ -113,9 +117,17 @@ class RocksStore final : public JournalStore {
     if (write.Count() > 0) {
       if (auto s = db_->Write(sync_, &write); !s.ok()) {
         next_seq_.clear();  // the sequence numbers handed out above were not used
+        known_.clear();
         return failed("committing " + std::to_string(write.Count()) + " records", s);
       }
     }
+    for (std::size_t i = 0; i < committed.size(); ++i) {  // (the batch's records were moved out)
+      auto it = known_.find(batch.steps[i].first.str());
+      if (it != known_.end()) it->second.emplace(committed[i].step_name, committed[i].seq);
+    }
+    // A session that ended will not be written to again soon: drop what we remember of it.
+    for (const auto& info : batch.sessions)
+      if (info.status != SessionStatus::running) forget(info.session_id.str());
     return committed;
   }
 
@@ -150,7 +162,7 @@ class RocksStore final : public JournalStore {
         end.back() = '\x01';  // every key of the session sorts below "<prefix minus NUL>\x01"
         batch.DeleteRange(prefix, end);
       }
-      next_seq_.erase(id.str());
+      forget(id.str());
     }
     if (auto s = db_->Write(sync_, &batch); !s.ok()) return failed("deleting sessions", s);
     // Space is reclaimed as RocksDB compacts; nudge it so pruning shows on disk.
@@ -189,6 +201,27 @@ class RocksStore final : public JournalStore {
     return step;
   }
 
+  // The seq of a step already written, or nullopt. Sessions loaded in this process answer from
+  // memory (RocksDB journals belong to one process); others ask the name index.
+  Expected<std::optional<std::uint64_t>> written_seq(const std::string& session, const std::string& step_name,
+                                                     const std::string& name_key) {
+    if (auto it = known_.find(session); it != known_.end()) {
+      auto found = it->second.find(step_name);
+      if (found == it->second.end()) return std::optional<std::uint64_t>{};
+      return std::optional<std::uint64_t>{found->second};
+    }
+    std::string seq_bytes;
+    auto s = db_->Get(rocksdb::ReadOptions(), name_key, &seq_bytes);
+    if (s.IsNotFound()) return std::optional<std::uint64_t>{};
+    if (!s.ok()) return failed("checking step '" + step_name + "'", s);
+    return std::optional<std::uint64_t>{read_be64(seq_bytes)};
+  }
+
+  void forget(const std::string& session) {
+    next_seq_.erase(session);
+    known_.erase(session);
+  }
+
   Expected<std::uint64_t> next_seq(const std::string& session) {
     auto it = next_seq_.find(session);
     if (it == next_seq_.end()) {
@@ -210,6 +243,8 @@ class RocksStore final : public JournalStore {
   std::string path_;
   rocksdb::WriteOptions sync_;
   std::unordered_map<std::string, std::uint64_t> next_seq_;
+  // Step names → seq of the sessions loaded and still running in this process.
+  std::unordered_map<std::string, std::unordered_map<std::string, std::uint64_t>> known_;
 };
 
 }  // namespace
