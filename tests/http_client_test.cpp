@@ -68,3 +68,18 @@ TEST(HttpClient, TimersRunAfterTheirDelayOnTheIoThread) {
   EXPECT_NE(id, std::this_thread::get_id());
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(20));
 }
+
+TEST(HttpClient, AClientWhoseLastOwnerLetsGoInsideItsOwnCallbackShutsDownCleanly) {
+  // A provider's callbacks own the provider, which owns the client: the last reference can drop on
+  // the client's own I/O thread, which must not try to join itself.
+  auto holder = std::make_shared<std::shared_ptr<HttpClient>>(std::make_shared<HttpClient>());
+  std::promise<void> dropped;
+  (*holder)->after(std::chrono::milliseconds(1), [holder, &dropped] {
+    holder->reset();  // the client's destructor runs here, on its I/O thread
+    dropped.set_value();
+  });
+  std::weak_ptr<HttpClient> watch = *holder;
+  holder.reset();  // only the timer's capture owns the client now
+  ASSERT_EQ(dropped.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(watch.expired());
+}

@@ -3,6 +3,8 @@
 // (Real crashes — SIGKILL at many points — are in journal_crash_test.cpp.)
 #include <atomic>
 #include <filesystem>
+#include <future>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -240,7 +242,7 @@ TEST(JournalResume, model_calls_and_tool_dispatches_are_journaled_and_never_repe
   JournaledRuntime jr(memory_journal());
   auto first = jr.runtime.run(agent, "go", session("s1"));
   ASSERT_TRUE(first) << first.error().describe();
-  EXPECT_EQ(journaled_steps(*jr.store, "s1").size(), 4u);  // 2 model calls, 2 tool dispatches
+  EXPECT_EQ(journaled_steps(*jr.store, "s1").size(), 6u);  // 2 model calls, 2 tool results, 2 dispatch markers
   std::sort(keys->begin(), keys->end());  // the two calls ran concurrently
   EXPECT_EQ(*keys, (std::vector<std::string>{"s1/helper/turn-1/tool-0", "s1/helper/turn-1/tool-1"}));
   // Same definition, a fresh script: a replayed run must not consume any of it.
@@ -253,6 +255,70 @@ TEST(JournalResume, model_calls_and_tool_dispatches_are_journaled_and_never_repe
   EXPECT_EQ(tool_calls->load(), 2);
   EXPECT_EQ(std::dynamic_pointer_cast<providers::ScriptedProvider>(second_model.provider)->calls(), 0u);
   EXPECT_EQ(second->replayed_steps, 4u);
+}
+
+TEST(JournalResume, only_tools_that_are_not_idempotent_get_a_dispatch_marker_before_they_run) {
+  auto ok = [](const ToolContext&, std::string_view) -> Expected<std::string> { return std::string("ok"); };
+  auto risky = Tool::function("risky", "", "", ok).value();
+  auto safe = Tool::function("safe", "", "", ok, ToolOptions{.idempotent = true}).value();
+  auto agent = Agent::create({.name = "a",
+                              .model = providers::scripted({{.text = "", .tool_calls = {call("c1", "risky", "{}"),
+                                                                                         call("c2", "safe", "{}")}},
+                                                            {.text = "done"}}),
+                              .tools = {risky, safe}})
+                   .value();
+  JournaledRuntime jr(memory_journal());
+  ASSERT_TRUE(jr.runtime.run(agent, "go", session("s1")));
+  auto steps = journaled_steps(*jr.store, "s1");
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "a/turn-1/tool-0@dispatch"), steps.end());
+  EXPECT_EQ(std::find(steps.begin(), steps.end(), "a/turn-1/tool-1@dispatch"), steps.end());
+}
+
+TEST(JournalResume, a_tool_dispatch_cut_short_by_its_run_ending_is_redelivered_with_the_same_key) {
+  struct Seen {
+    std::mutex mutex;
+    std::vector<std::pair<std::string, bool>> calls;  // key, redelivery
+  };
+  auto seen = std::make_shared<Seen>();
+  auto entered = std::make_shared<std::promise<void>>();
+  auto release = std::make_shared<std::promise<void>>();
+  auto released = release->get_future().share();
+  auto first = std::make_shared<std::atomic<bool>>(true);
+  auto tool = Tool::function("pay", "", "",
+                             [=](const ToolContext& ctx, std::string_view) -> Expected<std::string> {
+                               {
+                                 std::lock_guard<std::mutex> guard(seen->mutex);
+                                 seen->calls.emplace_back(std::string(ctx.idempotency_key), ctx.redelivery);
+                               }
+                               if (first->exchange(false)) {
+                                 entered->set_value();
+                                 released.wait();  // the run ends meanwhile: this result is never used
+                               }
+                               return std::string("paid");
+                             },
+                             ToolOptions{.blocking = true})
+                  .value();
+  auto script = [] {
+    return std::vector<providers::ScriptedReply>{
+        {.text = "", .tool_calls = {call("c1", "pay", "{}")}, .step = "a/turn-1/model"},
+        {.text = "done", .step = "a/turn-2/model"},
+    };
+  };
+  JournaledRuntime jr(memory_journal());
+  auto agent = Agent::create({.name = "a", .model = providers::scripted(script()), .tools = {tool}}).value();
+  auto handle = jr.runtime.start(agent, "go", session("s1"));
+  entered->get_future().wait();
+  handle.cancel();
+  ASSERT_FALSE(handle.wait());
+  release->set_value();
+  auto again = Agent::create({.name = "a", .model = providers::scripted(script()), .tools = {tool}}).value();
+  auto resumed = jr.runtime.run(again, "go", session("s1"));
+  ASSERT_TRUE(resumed) << resumed.error().describe();
+  EXPECT_EQ(resumed->output, "done");
+  std::lock_guard<std::mutex> guard(seen->mutex);
+  ASSERT_EQ(seen->calls.size(), 2u);
+  EXPECT_EQ(seen->calls[0], std::make_pair(std::string("s1/a/turn-1/tool-0"), false));
+  EXPECT_EQ(seen->calls[1], std::make_pair(std::string("s1/a/turn-1/tool-0"), true));
 }
 
 TEST(JournalResume, a_changed_agent_instruction_is_a_divergence_at_the_model_step) {

@@ -308,6 +308,9 @@ TEST(JournalUri, passwords_are_redacted_in_messages) {
   EXPECT_EQ(redact_uri("postgres://loom:s3cret@127.0.0.1:5432/db"), "postgres://loom:***@127.0.0.1:5432/db");
   EXPECT_EQ(redact_uri("postgres://127.0.0.1/db"), "postgres://127.0.0.1/db");
   EXPECT_EQ(redact_uri("rocksdb:/tmp/x"), "rocksdb:/tmp/x");
+  EXPECT_EQ(redact_uri("postgres://h/db?user=u&password=s3cret&sslmode=require"),
+            "postgres://h/db?user=u&password=***&sslmode=require");
+  EXPECT_EQ(redact_uri("postgresql://h/db?password=x"), "postgresql://h/db?password=***");
 }
 
 TEST(JournalUri, a_second_process_style_open_of_a_rocksdb_journal_is_refused_clearly) {

@@ -217,7 +217,11 @@ int journal_export_command(const RunsArgs& args) {
   if (!history) return 1;
   ordered_json out = {{"journal", store->uri()}, {"schema_version", 1}};
   out["session"] = history->info ? session_json(*history->info) : ordered_json(nullptr);
-  if (history->info) out["session"]["origin"] = history->info->origin;
+  if (history->info) {
+    // The origin is JSON when `loomflow run` wrote it: keep it structured.
+    auto origin = nlohmann::json::parse(history->info->origin, nullptr, false);
+    out["session"]["origin"] = origin.is_discarded() ? ordered_json(history->info->origin) : ordered_json(origin);
+  }
   ordered_json steps = ordered_json::array();
   for (const auto& s : history->steps) steps.push_back(step_json(s, true));
   out["steps"] = std::move(steps);

@@ -27,11 +27,14 @@ struct ToolImpl;
 // a tool's *result* is used exactly once, but a dispatch that started and did not finish before a
 // crash is dispatched again with the same key — so a tool's *effects* are at-least-once unless the
 // tool deduplicates on its key (or is naturally idempotent: say so with ToolOptions::idempotent).
+// For a tool that is not idempotent, the journal records that a dispatch started before calling it,
+// so the repeated dispatch arrives with `redelivery == true`: check your key then.
 struct ToolContext {
   const UserId& user_id;
   const SessionId& session_id;
   std::string_view step_name;        // stable step name of this dispatch
   std::string_view idempotency_key;  // "<session id>/<step name>"
+  bool redelivery = false;           // this dispatch started before a crash: its effect may exist
 };
 
 // Returns the result text for the model, or an Error that goes back to the model as a tool error.
@@ -39,7 +42,8 @@ using ToolFn = std::function<Expected<std::string>(const ToolContext&, std::stri
 
 struct ToolOptions {
   bool blocking = false;    // the function blocks: run it on a detached actor (default: no)
-  bool idempotent = false;  // calling it twice with the same arguments has the effect of once
+  bool idempotent = false;  // calling it twice with the same arguments has the effect of once: a
+                            // journaled run then skips the synced "dispatch started" marker
 };
 
 class Tool {

@@ -7,7 +7,8 @@
 //
 // The workflow: prepare → worker (an agent: turn 1 calls `mark` twice in parallel, turn 2 once,
 // turn 3 answers) → [left, right] in parallel → finish. `mark` appends its idempotency key to the
-// markers file: the visible side effect whose repetition the test counts.
+// markers file — the visible side effect the test counts — and, being declared non-idempotent,
+// checks that key when a dispatch is a redelivery, so its effect happens exactly once.
 // Prints one JSON line: {"ok", "output", "visited", "replayed_steps", "events": {point: count}}.
 #include <fcntl.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -95,6 +97,13 @@ class KillingProvider final : public Provider {
   KillSwitch& kill_;
 };
 
+bool has_marker(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (line == key) return true;
+  return false;
+}
+
 ToolCall mark_call(std::string id, int n) { return ToolCall{std::move(id), "mark", R"({"n":)" + std::to_string(n) + "}"}; }
 
 Workflow build(KillSwitch& kill, const std::string& markers) {
@@ -107,7 +116,10 @@ Workflow build(KillSwitch& kill, const std::string& markers) {
   auto mark = Tool::function("mark", "Appends a marker", R"({"type":"object","properties":{"n":{"type":"integer"}}})",
                              [&kill, markers](const ToolContext& ctx, std::string_view args) -> Expected<std::string> {
                                kill.hit("tool_before");
-                               const std::string line = std::string(ctx.idempotency_key) + "\n";
+                               const std::string key(ctx.idempotency_key);
+                               // A redelivered dispatch may have had its effect already: the key says.
+                               if (ctx.redelivery && has_marker(markers, key)) return "marked " + std::string(args);
+                               const std::string line = key + "\n";
                                const int fd = ::open(markers.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
                                if (fd < 0) return Error{ErrorCode::tool_error, "cannot open the markers file"};
                                const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());

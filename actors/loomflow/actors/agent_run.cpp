@@ -103,14 +103,16 @@ void take_tool_result(self_ptr self, std::size_t k, const std::string& step, con
 
 std::uint64_t tool_digest(const ToolCall& call) { return journal_digest(call.arguments, journal_digest(call.name)); }
 
-// Runs one tool call; in a journaled run its result is committed before the model sees it.
-void run_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::string step, ToolCall call) {
+// Calls the tool; in a journaled run its result is committed before the model sees it.
+void invoke_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::string step, ToolCall call,
+                 bool redelivery) {
   auto& st = self->state;
   const auto started = now_us();
   const auto started_unix = unix_us_now();
   const std::string name = call.name;
   const auto digest = tool_digest(call);
-  self->request(st.compiled->tools[tool_index], caf::infinite, tool_invocation{st.ctx, step, std::move(call)})
+  self->request(st.compiled->tools[tool_index], caf::infinite,
+                tool_invocation{st.ctx, step, std::move(call), redelivery})
       .then(
           [self, k, step, name, started, started_unix, digest](tool_result& r) {
             auto& st = self->state;
@@ -159,6 +161,38 @@ void run_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::string 
           });
 }
 
+// Runs one tool call. A journaled run first records that the dispatch of a tool that is not
+// idempotent started, so that after a crash its repeat arrives flagged as a redelivery. (Workflow
+// tools journal their own steps.)
+void run_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::string step, ToolCall call,
+              bool redelivery) {
+  auto& st = self->state;
+  const auto& tool = st.agent->options.tools[tool_index].impl();
+  if (!journaled(st.ctx) || tool.idempotent || tool.kind != detail::ToolImpl::Kind::function) {
+    invoke_tool(self, k, tool_index, std::move(step), std::move(call), redelivery);
+    return;
+  }
+  StepRecord marker;
+  marker.step_name = dispatch_marker(step);
+  marker.kind = JournalStepKind::dispatch;
+  marker.name = call.name;
+  marker.input_digest = tool_digest(call);
+  marker.started_unix_us = unix_us_now();
+  commit_step(self, st.ctx, std::move(marker),
+              [self, k, tool_index, step = std::move(step), call = std::move(call), redelivery](
+                  journal_appended&& appended) mutable {
+                auto& st = self->state;
+                if (st.finished) return;
+                if (appended.error.code != ErrorCode::ok) {
+                  finish(self, Error{appended.error.code, who(st) + ": the dispatch of tool step '" + step +
+                                                              "' could not be journaled: " + appended.error.message},
+                         {});
+                  return;
+                }
+                invoke_tool(self, k, tool_index, std::move(step), std::move(call), redelivery);
+              });
+}
+
 void dispatch_tools(self_ptr self) {
   auto& st = self->state;
   // Stable while this loop runs: results arrive, and the conversation grows, only afterwards.
@@ -182,7 +216,7 @@ void dispatch_tools(self_ptr self) {
       continue;
     }
     if (!st.ctx.replay) {
-      run_tool(self, k, found->second, std::move(step), calls[k]);
+      run_tool(self, k, found->second, std::move(step), calls[k], false);
       continue;
     }
     const auto started = now_us();
@@ -195,7 +229,7 @@ void dispatch_tools(self_ptr self) {
                        return;
                      }
                      if (!answer.found) {
-                       run_tool(self, k, tool_index, std::move(step), std::move(call));
+                       run_tool(self, k, tool_index, std::move(step), std::move(call), answer.dispatched);
                        return;
                      }
                      tool_result r{std::move(answer.step.output), answer.step.is_error, answer.step.usage, {}};

@@ -178,6 +178,11 @@ replay_answer look_up(const ReplayState& st, const replay_lookup& q) {
   }
   auto it = st.steps.find(q.step);
   if (it == st.steps.end()) {
+    if (q.kind == JournalStepKind::tool) {
+      replay_answer answer;
+      answer.dispatched = st.steps.count(dispatch_marker(q.step)) > 0;
+      return answer;
+    }
     if (q.kind == JournalStepKind::node && !q.branch) {
       auto next = st.successors.find(q.predecessor);
       if (next != st.successors.end())

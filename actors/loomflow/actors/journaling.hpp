@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <string>
 #include <utility>
 
 #include <caf/actor_cast.hpp>
@@ -49,6 +50,9 @@ void commit_step(Self self, const run_context& ctx, StepRecord step, Then then) 
                                     {}});
             });
 }
+
+// The step name of a non-idempotent tool dispatch's "started" marker: "<tool step>@dispatch".
+inline std::string dispatch_marker(const std::string& tool_step) { return tool_step + "@dispatch"; }
 
 // Wall-clock microseconds, for the journal's step timestamps.
 inline std::int64_t unix_us_now() noexcept {

@@ -183,6 +183,7 @@ struct tool_invocation {
   run_context ctx;
   std::string step;   // e.g. "route_billing#1/turn-1/tool-0"
   ToolCall call;
+  bool redelivery = false;  // dispatched before a crash, and again now (see ToolContext)
 };
 
 // A tool's outcome. Failures are results too (`is_error`): they go back to the model.
@@ -235,6 +236,7 @@ struct replay_answer {
   Error error{ErrorCode::ok, {}};
   bool found = false;
   StepRecord step;
+  bool dispatched = false;  // a tool step not found: its dispatch had started before the crash
 };
 
 template <class Inspector>
@@ -271,7 +273,7 @@ typename Inspector::result_type inspect(Inspector& f, model_result& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tool_invocation& x) {
-  return f(caf::meta::type_name("loomflow.tool_invocation"), x.ctx, x.step, x.call);
+  return f(caf::meta::type_name("loomflow.tool_invocation"), x.ctx, x.step, x.call, x.redelivery);
 }
 
 template <class Inspector>
@@ -306,7 +308,7 @@ typename Inspector::result_type inspect(Inspector& f, replay_lookup& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, replay_answer& x) {
-  return f(caf::meta::type_name("loomflow.replay_answer"), x.error, x.found, x.step);
+  return f(caf::meta::type_name("loomflow.replay_answer"), x.error, x.found, x.step, x.dispatched);
 }
 
 }  // namespace actors

@@ -12,7 +12,7 @@ namespace {
 
 tool_result call_function(const detail::ToolImpl& tool, const tool_invocation& inv) {
   const std::string key = inv.ctx.session_id.str() + "/" + inv.step;
-  ToolContext ctx{inv.ctx.user_id, inv.ctx.session_id, inv.step, key};
+  ToolContext ctx{inv.ctx.user_id, inv.ctx.session_id, inv.step, key, inv.redelivery};
   tool_result result;
   Expected<std::string> out = Error{ErrorCode::internal, {}};
   try {

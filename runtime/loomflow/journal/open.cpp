@@ -87,14 +87,22 @@ std::uint64_t journal_digest(std::string_view data, std::uint64_t seed) noexcept
 }
 
 std::string redact_uri(const std::string& uri) {
+  std::string out = uri;
   // scheme://user:password@host... → scheme://user:***@host...
-  auto scheme = uri.find("://");
-  if (scheme == std::string::npos) return uri;
-  auto at = uri.find('@', scheme + 3);
-  if (at == std::string::npos) return uri;
-  auto colon = uri.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return uri;
-  return uri.substr(0, colon + 1) + "***" + uri.substr(at);
+  if (auto scheme = out.find("://"); scheme != std::string::npos) {
+    auto at = out.find('@', scheme + 3);
+    auto colon = out.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at)
+      out = out.substr(0, colon + 1) + "***" + out.substr(at);
+  }
+  // ...?password=secret&... → ...?password=***&...
+  for (std::size_t pos = out.find("password="); pos != std::string::npos; pos = out.find("password=", pos + 1)) {
+    if (pos > 0 && out[pos - 1] != '?' && out[pos - 1] != '&') continue;
+    const auto value = pos + 9;
+    const auto end = out.find('&', value);
+    out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
+  }
+  return out;
 }
 
 Expected<std::shared_ptr<JournalStore>> open_journal(const std::string& uri) { return serialized(open_backend(uri)); }

@@ -69,7 +69,8 @@ std::map<std::string, Tool> builtin_tools() {
         if (it == args->end() || !it->is_string())
           return Error{ErrorCode::tool_error, "word_count: \"text\" must be a string"};
         return std::to_string(count_words(it->get<std::string>()));
-      });
+      },
+      ToolOptions{.idempotent = true});
   auto add = Tool::function(
       "add", "Adds two numbers.",
       R"({"type":"object","properties":{"a":{"type":"number"},"b":{"type":"number"}},"required":["a","b"],"additionalProperties":false})",
@@ -81,7 +82,8 @@ std::map<std::string, Tool> builtin_tools() {
         if (a == args->end() || b == args->end() || !a->is_number() || !b->is_number())
           return Error{ErrorCode::tool_error, "add: \"a\" and \"b\" must be numbers"};
         return nlohmann::json(a->get<double>() + b->get<double>()).dump();
-      });
+      },
+      ToolOptions{.idempotent = true});
   tools.emplace("word_count", std::move(word_count).value());
   tools.emplace("add", std::move(add).value());
   return tools;

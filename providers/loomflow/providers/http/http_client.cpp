@@ -116,7 +116,7 @@ struct HttpClient::Impl {
       stopping = true;
     }
     curl_multi_wakeup(multi);
-    io.join();
+    if (io.joinable()) io.join();  // detached when the I/O thread frees the client itself
     curl_multi_cleanup(multi);
   }
 
@@ -229,6 +229,7 @@ struct HttpClient::Impl {
     }
     for (auto& t : never_started)
       if (t->on_done) t->on_done(Error{ErrorCode::cancelled, "the HTTP client was shut down"});
+    if (delete_when_stopped) delete this;  // the last thing this thread does with the client
   }
 
   CURLM* multi = nullptr;
@@ -240,10 +241,21 @@ struct HttpClient::Impl {
   std::multimap<Clock::time_point, std::function<void()>> timers;
   bool stopping = false;
   std::unordered_map<CallId, std::unique_ptr<Transfer>> active;  // I/O thread only
+  bool delete_when_stopped = false;                               // I/O thread only
 };
 
 HttpClient::HttpClient() : impl_(std::make_unique<Impl>()) {}
-HttpClient::~HttpClient() = default;
+
+HttpClient::~HttpClient() {
+  if (!impl_ || std::this_thread::get_id() != impl_->io.get_id()) return;  // ~Impl joins the I/O thread
+  // The last owner let go inside one of the client's own callbacks, on the I/O thread, which cannot
+  // join itself: the loop stops after that callback and frees the client on its way out.
+  Impl* impl = impl_.release();
+  impl->io.detach();
+  impl->delete_when_stopped = true;
+  std::lock_guard<std::mutex> guard(impl->mutex);
+  impl->stopping = true;
+}
 
 HttpClient::CallId HttpClient::send(HttpRequest request, OnData on_data, OnDone on_done) {
   auto t = std::make_unique<Transfer>();
