@@ -1,5 +1,6 @@
 // The journal from the command line: `run --journal`, `runs list|show|resume`, `journal export|prune`.
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -132,6 +133,26 @@ TEST_F(CliJournal, prune_needs_exactly_one_selection_and_a_valid_duration) {
   EXPECT_EQ(cli({"journal", "prune", "--journal", journal_}).exit_code, 2);
   EXPECT_EQ(cli({"journal", "prune", "--older-than", "7d", "--session", "x", "--journal", journal_}).exit_code, 2);
   EXPECT_EQ(cli({"journal", "prune", "--older-than", "7 days", "--journal", journal_}).exit_code, 2);
+}
+
+TEST_F(CliJournal, a_spec_names_its_journal_and_the_flag_overrides_it) {
+  const std::string spec_path = loomflow::testing::temp_path("journal-spec") + ".json";
+  {
+    std::ofstream out(spec_path);
+    out << R"({"loomflow": 1, "name": "w", "journal": ")" << journal_
+        << R"(", "workflow": {"nodes": {"a": {"type": "template", "template": "<{input}>"}}}})";
+  }
+  auto first = cli({"run", spec_path, "--input", "x", "--session", "s-spec", "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  EXPECT_EQ(json(first)["replayed_steps"], 0);
+  auto listed = cli({"runs", "list", "--journal", journal_, "--json"});
+  EXPECT_NE(listed.out.find("s-spec"), std::string::npos) << listed.out;
+  const std::string other = "rocksdb:" + loomflow::testing::temp_path("other");
+  auto overridden = cli({"run", spec_path, "--input", "x", "--session", "s-spec", "--journal", other, "--json"});
+  ASSERT_EQ(overridden.exit_code, 0);
+  EXPECT_EQ(json(overridden)["replayed_steps"], 0);  // a fresh journal: nothing to replay
+  std::filesystem::remove_all(other.substr(8));
+  std::filesystem::remove(spec_path);
 }
 
 TEST_F(CliJournal, a_bad_journal_uri_is_a_usage_error) {

@@ -497,5 +497,18 @@ TEST(SpecSchema, RejectsWhatTheLoaderRejectsStructurally) {
   }
 }
 
+TEST(SpecLoader, KeepsTheJournalUriOfTheSpec) {
+  auto spec = load(R"json({"loomflow": 1, "name": "w", "journal": "sqlite:runs.db",
+                           "workflow": {"nodes": {"a": {"type": "template", "template": "{input}"}}}})json");
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->journal, "sqlite:runs.db");
+}
+
+TEST(SpecLoader, RefusesAJournalThatIsNotAJournalUri) {
+  EXPECT_EQ(error_of(R"json({"loomflow": 1, "name": "w", "journal": "mongodb://x",
+                             "workflow": {"nodes": {"a": {"type": "template", "template": "{input}"}}}})json"),
+            "<inline>: $.journal: expected a journal URI: rocksdb:PATH, sqlite:PATH, postgres://... or memory:");
+}
+
 }  // namespace
 }  // namespace loomflow

@@ -154,9 +154,11 @@ int run_command(const RunArgs& args) {
     std::cerr << "loomflow run: " << spec.error().message << "\n";
     return 2;
   }
+  // --journal, else $LOOMFLOW_JOURNAL, else the spec's "journal".
   std::shared_ptr<JournalStore> journal;
-  if (!args.journal.empty() || std::getenv("LOOMFLOW_JOURNAL") != nullptr) {
-    auto opened = open_cli_journal(args.journal);
+  if (!args.journal.empty() || std::getenv("LOOMFLOW_JOURNAL") != nullptr || !spec->journal.empty()) {
+    auto opened = open_cli_journal(!args.journal.empty() || std::getenv("LOOMFLOW_JOURNAL") != nullptr ? args.journal
+                                                                                                       : spec->journal);
     if (!opened) {
       std::cerr << "loomflow run: " << opened.error().describe() << "\n";
       return 2;

@@ -58,7 +58,8 @@ Expected<LoadedSpec> Loader::load() {
     return fail("$.loomflow", "expected integer 1 (the format version), got " + describe(**version));
   if (**version != 1)
     return fail("$.loomflow", "unsupported format version " + dump(**version) + " (this loader reads version 1)");
-  if (auto ok = check_fields(root_, "$", {"loomflow", "name", "description", "agents", "workflows", "workflow"}); !ok)
+  if (auto ok = check_fields(root_, "$", {"loomflow", "name", "description", "journal", "agents", "workflows", "workflow"});
+      !ok)
     return ok.error();
   auto name_field = required_field(root_, "$", "name");
   if (!name_field) return name_field.error();
@@ -70,6 +71,16 @@ Expected<LoadedSpec> Loader::load() {
     auto text = read_string(*d, "$.description");
     if (!text) return text.error();
     description = std::move(*text);
+  }
+  std::string journal;
+  if (const ojson* j = optional_field(root_, "journal")) {
+    auto uri = read_string(*j, "$.journal");
+    if (!uri) return uri.error();
+    const bool known = uri->rfind("rocksdb:", 0) == 0 || uri->rfind("sqlite:", 0) == 0 ||
+                       uri->rfind("postgres://", 0) == 0 || uri->rfind("postgresql://", 0) == 0 || *uri == "memory:";
+    if (!known || uri->size() <= std::string_view("sqlite:").size())
+      return fail("$.journal", "expected a journal URI: rocksdb:PATH, sqlite:PATH, postgres://... or memory:");
+    journal = std::move(*uri);
   }
   const ojson empty = ojson::object();
   const ojson* agents = optional_field(root_, "agents");
@@ -119,7 +130,8 @@ Expected<LoadedSpec> Loader::load() {
   auto main_workflow = build_workflow(*main_spec);
   if (!main_workflow) return main_workflow.error();
 
-  LoadedSpec spec{std::move(*name), std::move(description), std::move(*main_workflow), {}, {}, std::move(models_)};
+  LoadedSpec spec{std::move(*name), std::move(description), std::move(*main_workflow), {}, {}, std::move(models_),
+                  std::move(journal)};
   for (std::size_t i = 0; i < agents_.size(); ++i) spec.agents.emplace(agent_names_[i], *built_agents_[i]);
   for (std::size_t i = 0; i < workflows_.size(); ++i) spec.workflows.emplace(workflow_names_[i], *built_workflows_[i]);
   return spec;

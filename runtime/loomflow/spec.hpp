@@ -98,6 +98,7 @@ struct LoadedSpec {
   std::map<std::string, Workflow> workflows;          // sub-workflows by spec name
   std::vector<std::pair<std::string, Model>> models;  // agent name -> its model, in listed order
                                                       // (the CLI checks scripted models were consumed)
+  std::string journal;                                // the spec's "journal" URI (may be empty)
 };
 
 // Loads a spec from text. `origin` names the source in every error (a file path, or "<inline>").
