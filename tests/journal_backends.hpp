@@ -140,6 +140,15 @@ inline JournalBackend postgres_backend() {
           }};
 }
 
+// Deletes what a journal URI of these tests left on disk (a RocksDB directory, a SQLite file and
+// its -wal/-shm); PostgreSQL schemas are left to the throwaway server.
+inline void remove_journal(const std::string& uri) {
+  std::error_code ec;
+  if (uri.rfind("rocksdb:", 0) == 0) std::filesystem::remove_all(uri.substr(8), ec);
+  if (uri.rfind("sqlite:", 0) == 0)
+    for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(uri.substr(7) + ext, ec);
+}
+
 inline std::vector<JournalBackend> durable_backends() { return {rocksdb_backend(), sqlite_backend(), postgres_backend()}; }
 
 // Call first in a test that uses `backend`: skips PostgreSQL when no server is configured.

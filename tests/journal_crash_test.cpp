@@ -56,8 +56,11 @@ std::set<std::string> journaled_steps(const std::string& journal, const std::str
   return steps;
 }
 
-class JournalCrashTest : public ::testing::TestWithParam<std::tuple<JournalBackend, std::string>> {
+// A fresh journal of one backend and a scratch directory for the markers files.
+template <class Param>
+class ScratchJournalTest : public ::testing::TestWithParam<Param> {
  protected:
+  virtual const JournalBackend& backend() const = 0;
   void SetUp() override {
     LOOMFLOW_SKIP_UNAVAILABLE_BACKEND(backend());
     journal_ = backend().fresh_uri();
@@ -65,16 +68,17 @@ class JournalCrashTest : public ::testing::TestWithParam<std::tuple<JournalBacke
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override {
-    if (journal_.rfind("rocksdb:", 0) == 0) std::filesystem::remove_all(journal_.substr(8));
-    if (journal_.rfind("sqlite:", 0) == 0)
-      for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(journal_.substr(7) + ext);
+    testing::remove_journal(journal_);
     std::filesystem::remove_all(dir_);
   }
-  const JournalBackend& backend() const { return std::get<0>(GetParam()); }
-  const std::string& point() const { return std::get<1>(GetParam()); }
-
   std::string journal_;
   std::string dir_;
+};
+
+class JournalCrashTest : public ScratchJournalTest<std::tuple<JournalBackend, std::string>> {
+ protected:
+  const JournalBackend& backend() const override { return std::get<0>(GetParam()); }
+  const std::string& point() const { return std::get<1>(GetParam()); }
 };
 
 TEST_P(JournalCrashTest, every_kill_resumes_to_the_uninterrupted_result_without_repeating_journaled_steps) {
@@ -129,22 +133,9 @@ TEST_P(JournalCrashTest, every_kill_resumes_to_the_uninterrupted_result_without_
   }
 }
 
-class JournalTornTailTest : public ::testing::TestWithParam<JournalBackend> {
+class JournalTornTailTest : public ScratchJournalTest<JournalBackend> {
  protected:
-  void SetUp() override {
-    LOOMFLOW_SKIP_UNAVAILABLE_BACKEND(GetParam());
-    journal_ = GetParam().fresh_uri();
-    dir_ = testing::temp_path("torn");
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override {
-    if (journal_.rfind("rocksdb:", 0) == 0) std::filesystem::remove_all(journal_.substr(8));
-    if (journal_.rfind("sqlite:", 0) == 0)
-      for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(journal_.substr(7) + ext);
-    std::filesystem::remove_all(dir_);
-  }
-  std::string journal_;
-  std::string dir_;
+  const JournalBackend& backend() const override { return GetParam(); }
 };
 
 TEST_P(JournalTornTailTest, a_record_torn_by_a_crash_mid_write_is_dropped_and_its_step_runs_again) {
@@ -163,7 +154,7 @@ TEST_P(JournalTornTailTest, a_record_torn_by_a_crash_mid_write_is_dropped_and_it
     last_step = history.steps.back().step_name;
   }
   // The record as a crash halfway through writing it would leave it: cut short.
-  GetParam().overwrite_step(journal_, session, last_seq, std::string("\x12\x34\x56", 3));
+  backend().overwrite_step(journal_, session, last_seq, std::string("\x12\x34\x56", 3));
   const auto resumed = run_child(journal_, session, dir_ + "/torn.markers");
   ASSERT_EQ(resumed.process.exit_code, 0) << resumed.process.out;
   EXPECT_EQ(resumed.result["output"], reference.result["output"]);

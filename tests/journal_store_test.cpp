@@ -60,9 +60,7 @@ class JournalStoreTest : public ::testing::TestWithParam<JournalBackend> {
   }
   void TearDown() override {
     store_.reset();
-    if (uri_.rfind("rocksdb:", 0) == 0) std::filesystem::remove_all(uri_.substr(8));
-    if (uri_.rfind("sqlite:", 0) == 0)
-      for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(uri_.substr(7) + ext);
+    testing::remove_journal(uri_);
   }
   void reopen() {
     store_.reset();

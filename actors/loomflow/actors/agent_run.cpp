@@ -51,6 +51,16 @@ void finish(self_ptr self, Error error, std::string output) {
   self->quit();
 }
 
+// A journal commit came back: true when the run goes on; false when it already ended, or ends now
+// because `what` could not be journaled (its result must not be used).
+bool committed_or_finish(self_ptr self, const journal_appended& appended, const std::string& what) {
+  auto& st = self->state;
+  if (st.finished) return false;
+  if (appended.error.code == ErrorCode::ok) return true;
+  finish(self, Error{appended.error.code, who(st) + ": " + what + " could not be journaled: " + appended.error.message}, {});
+  return false;
+}
+
 // Checks a final answer against the agent's output schema.
 Expected<void> check_output(const AgentRunState& st, const std::string& output) {
   const auto& schema_text = st.agent->options.output_schema;
@@ -134,15 +144,7 @@ void invoke_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::stri
             auto held = std::make_shared<tool_result>(std::move(r));
             commit_step(self, st.ctx, std::move(record),
                         [self, k, step, name, started, held](journal_appended&& appended) {
-                          auto& st = self->state;
-                          if (st.finished) return;
-                          if (appended.error.code != ErrorCode::ok) {
-                            finish(self, Error{appended.error.code, who(st) + ": tool step '" + step +
-                                                                        "' could not be journaled: " +
-                                                                        appended.error.message},
-                                   {});
-                            return;
-                          }
+                          if (!committed_or_finish(self, appended, "tool step '" + step + "'")) return;
                           held->content = std::move(appended.step.output);
                           held->is_error = appended.step.is_error;
                           take_tool_result(self, k, step, name, started, *held, false);
@@ -181,14 +183,7 @@ void run_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::string 
   commit_step(self, st.ctx, std::move(marker),
               [self, k, tool_index, step = std::move(step), call = std::move(call), redelivery](
                   journal_appended&& appended) mutable {
-                auto& st = self->state;
-                if (st.finished) return;
-                if (appended.error.code != ErrorCode::ok) {
-                  finish(self, Error{appended.error.code, who(st) + ": the dispatch of tool step '" + step +
-                                                              "' could not be journaled: " + appended.error.message},
-                         {});
-                  return;
-                }
+                if (!committed_or_finish(self, appended, "the dispatch of tool step '" + step + "'")) return;
                 invoke_tool(self, k, tool_index, std::move(step), std::move(call), redelivery);
               });
 }
@@ -302,14 +297,7 @@ void call_model(self_ptr self, std::string step, ModelRequest request, std::uint
             record.started_unix_us = started_unix;
             record.duration_us = static_cast<std::int64_t>(now_us() - started);
             commit_step(self, st.ctx, std::move(record), [self, step, started](journal_appended&& appended) {
-              auto& st = self->state;
-              if (st.finished) return;
-              if (appended.error.code != ErrorCode::ok) {
-                finish(self, Error{appended.error.code, who(st) + ": model step '" + step +
-                                                            "' could not be journaled: " + appended.error.message},
-                       {});
-                return;
-              }
+              if (!committed_or_finish(self, appended, "model step '" + step + "'")) return;
               model_result committed;
               committed.response = std::move(appended.step.response);
               committed.response.usage = appended.step.usage;
