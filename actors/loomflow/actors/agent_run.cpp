@@ -61,6 +61,15 @@ bool committed_or_finish(self_ptr self, const journal_appended& appended, const 
   return false;
 }
 
+// The replay log answered: true when the run goes on; false when it already ended, or ends now
+// because the step diverged from the journal.
+bool replay_goes_on(self_ptr self, replay_answer& answer) {
+  if (self->state.finished) return false;
+  if (answer.error.code == ErrorCode::ok) return true;
+  finish(self, std::move(answer.error), {});
+  return false;
+}
+
 // Checks a final answer against the agent's output schema.
 Expected<void> check_output(const AgentRunState& st, const std::string& output) {
   const auto& schema_text = st.agent->options.output_schema;
@@ -217,12 +226,7 @@ void dispatch_tools(self_ptr self) {
     const auto started = now_us();
     consult_replay(self, st.ctx, replay_lookup{step, JournalStepKind::tool, tool_digest(calls[k]), {}, false},
                    [self, k, tool_index = found->second, step, call = calls[k], started](replay_answer&& answer) mutable {
-                     auto& st = self->state;
-                     if (st.finished) return;
-                     if (answer.error.code != ErrorCode::ok) {
-                       finish(self, std::move(answer.error), {});
-                       return;
-                     }
+                     if (!replay_goes_on(self, answer)) return;
                      if (!answer.found) {
                        run_tool(self, k, tool_index, std::move(step), std::move(call), answer.dispatched);
                        return;
@@ -334,12 +338,7 @@ void next_turn(self_ptr self) {
   const auto started = now_us();
   consult_replay(self, st.ctx, replay_lookup{step, JournalStepKind::model, digest, {}, false},
                  [self, step, digest, started, request = std::move(request)](replay_answer&& answer) mutable {
-                   auto& st = self->state;
-                   if (st.finished) return;
-                   if (answer.error.code != ErrorCode::ok) {
-                     finish(self, std::move(answer.error), {});
-                     return;
-                   }
+                   if (!replay_goes_on(self, answer)) return;
                    if (!answer.found) {
                      call_model(self, std::move(step), std::move(request), digest);
                      return;
