@@ -9,6 +9,8 @@
 // - concurrent: 100 runs of the chain at once; the journal actor group-commits their steps.
 //   Target: ≥ 100,000 durable steps/s.
 // - record_bytes_per_step and disk_bytes: what the journal stores.
+// - step_cycle_us: percentiles of the first run's step-to-step times, read back from the journal.
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
@@ -68,6 +70,18 @@ std::uint64_t disk_bytes(const std::string& uri) {
   for (const char* ext : {"", "-wal"})
     if (std::filesystem::exists(path + ext, ec)) total += std::filesystem::file_size(path + ext, ec);
   return total;
+}
+
+// Percentiles of the time between consecutive step starts of one run, from its journal: the full
+// cycle of a durable step (run it, commit and sync it, hand over to the next).
+Json step_cycle_us(const std::vector<StepRecord>& steps) {
+  std::vector<double> gaps;
+  for (std::size_t i = 1; i < steps.size(); ++i)
+    gaps.push_back(static_cast<double>(steps[i].started_unix_us - steps[i - 1].started_unix_us));
+  if (gaps.empty()) return Json::object();
+  std::sort(gaps.begin(), gaps.end());
+  auto at = [&](double q) { return gaps[std::min(gaps.size() - 1, static_cast<std::size_t>(q * gaps.size()))]; };
+  return Json{{"p50", at(0.5)}, {"p90", at(0.9)}, {"p99", at(0.99)}, {"max", gaps.back()}};
 }
 
 RunOptions session(const std::string& id) {
@@ -140,6 +154,7 @@ Json run_w4(const BenchArgs& args) {
     line["warm_total_ms"] = round3(runs.warm.wall_ms);
     line["warm_us_per_step"] = round3(runs.warm.wall_ms * 1000.0 / kSteps);
     line["checkpoints_written"] = history->steps.size();
+    line["step_cycle_us"] = step_cycle_us(history->steps);
     line["raw_synced_put_us"] = round3(*baseline);
     line["ratio_to_raw_put"] = round3(runs.first.wall_ms * 1000.0 / kSteps / *baseline);
     line["concurrent_runs"] = kConcurrentRuns;

@@ -9,7 +9,7 @@
 //                  answer later through model_done, and can be told to abandon a call
 //   tool_actor     a tool: one dispatch per request; concurrent requests run concurrently
 //   journal_actor  a journal store's single writer: opens sessions, commits steps in groups (one
-//                  sync for every step that arrived meanwhile); runs on its own thread
+//                  sync for every step that arrived meanwhile) on its own sync thread
 //   replay_actor   a resumed run's recorded steps: answers whether a step was journaled
 #pragma once
 
@@ -34,8 +34,8 @@ using model_actor = caf::typed_actor<caf::replies_to<model_call>::with<model_res
 using tool_actor = caf::typed_actor<caf::replies_to<tool_invocation>::with<tool_result>>;
 using journal_actor = caf::typed_actor<caf::reacts_to<journal_start>,
                                        caf::replies_to<journal_append>::with<journal_appended>,
-                                       caf::reacts_to<journal_finish>, caf::reacts_to<journal_flush_atom>,
-                                       caf::reacts_to<journal_stop_atom>>;
+                                       caf::reacts_to<journal_finish>, caf::reacts_to<journal_stop_atom>,
+                                       caf::reacts_to<journal_loaded>, caf::reacts_to<journal_committed>>;
 using replay_actor = caf::typed_actor<caf::replies_to<replay_lookup>::with<replay_answer>>;
 
 }  // namespace loomflow::actors

@@ -1,41 +1,67 @@
-// The journal actor (one per store, on its own thread: commits fsync) and the replay actor (one per
-// resumed run).
+// The journal actor (one per store) and the replay actor (one per resumed run).
 //
-// Group commit falls out of the mailbox: an append queues its step and, unless one is pending,
-// sends this actor a flush message. Everything that arrives before that flush is processed joins
-// the batch, so concurrent runs share one sync, and a single run pays one sync per step.
+// The journal actor runs on the scheduler and never blocks: loads and commits run on its own
+// SyncThread, which reports back with a message. Group commit: while one batch syncs, the steps
+// that arrive wait in the next batch, which goes as soon as the sync thread is free — so
+// concurrent runs share syncs, and a single run pays one sync per step with no extra wait.
 #include <unordered_map>
 
 #include <caf/all.hpp>
 
 #include "loomflow/actors/journaling.hpp"
 #include "loomflow/actors/spawn.hpp"
+#include "loomflow/actors/sync_thread.hpp"
 
 namespace loomflow::actors {
 
 namespace {
+
+// How long the sync thread polls for the next job before it parks.
+constexpr std::chrono::microseconds kSyncSpin{200};
 
 std::int64_t unix_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+using Waiter = caf::typed_response_promise<journal_appended>;
+
 struct JournalState {
   std::shared_ptr<JournalStore> store;
+  std::unique_ptr<SyncThread> sync;
   JournalBatch pending;
   std::unordered_map<std::string, std::size_t> pending_sessions;  // session → index in pending.sessions
-  std::vector<std::pair<std::size_t, caf::typed_response_promise<journal_appended>>> waiters;
+  std::vector<std::pair<std::size_t, Waiter>> waiters;            // of pending steps
+  std::vector<std::pair<std::size_t, Waiter>> committing;         // of the batch the sync thread has
+  bool busy = false;                                              // a commit is on the sync thread
+  bool stopping = false;
   std::unordered_map<std::string, SessionInfo> open;  // sessions of the runs in flight
-  bool flush_scheduled = false;
 
   static inline const char* name = "loomflow.journal";
 };
 
 using journal_ptr = journal_actor::stateful_pointer<JournalState>;
 
-void schedule_flush(journal_ptr self) {
-  if (std::exchange(self->state.flush_scheduled, true)) return;
-  self->send(self, journal_flush_atom::value);
+// Hands the pending batch to the sync thread unless it is busy (then it goes when that commit is
+// done, with whatever arrived meanwhile).
+void commit_pending(journal_ptr self) {
+  auto& st = self->state;
+  if (st.busy || st.pending.empty()) return;
+  st.busy = true;
+  st.committing = std::move(st.waiters);
+  st.waiters.clear();
+  auto batch = std::make_shared<JournalBatch>(std::move(st.pending));
+  st.pending = JournalBatch{};
+  st.pending_sessions.clear();
+  st.sync->post([store = st.store, batch, me = caf::actor_cast<journal_actor>(self)] {
+    auto committed = store->commit(std::move(*batch));
+    journal_committed out;
+    if (committed)
+      out.steps = std::move(*committed);
+    else
+      out.error = committed.error();
+    caf::anon_send(me, std::move(out));
+  });
 }
 
 void queue_session(journal_ptr self, SessionInfo info) {
@@ -45,57 +71,39 @@ void queue_session(journal_ptr self, SessionInfo info) {
     st.pending.sessions.push_back(std::move(info));
   else
     st.pending.sessions[it->second] = std::move(info);  // the later state of the session wins
-  schedule_flush(self);
+  commit_pending(self);
 }
 
-void flush(journal_ptr self) {
+void fail_run(const caf::actor& root, Error error) {
+  caf::anon_send(caf::actor_cast<run_actor>(root), fail_atom::value, std::move(error));
+}
+
+// A starting run's session was read: check it may run, open it, and start the run.
+void start_run(journal_ptr self, journal_loaded& loaded) {
   auto& st = self->state;
-  st.flush_scheduled = false;
-  if (st.pending.empty()) return;
-  JournalBatch batch = std::move(st.pending);
-  st.pending = JournalBatch{};
-  st.pending_sessions.clear();
-  auto waiters = std::move(st.waiters);
-  st.waiters.clear();
-  auto committed = st.store->commit(std::move(batch));
-  for (auto& [index, promise] : waiters) {
-    if (committed)
-      promise.deliver(journal_appended{Error{ErrorCode::ok, {}}, std::move((*committed)[index])});
-    else
-      promise.deliver(journal_appended{committed.error(), {}});
-  }
-}
-
-void fail_run(journal_ptr self, const caf::actor& root, Error error) {
-  self->send(caf::actor_cast<run_actor>(root), fail_atom::value, std::move(error));
-}
-
-// Opens the session of a starting run and starts it, or fails it.
-void start_run(journal_ptr self, journal_start& start) {
-  auto& st = self->state;
+  journal_start& start = loaded.start;
   const SessionId session = start.info.session_id;
-  auto history = st.store->load(session);
-  if (!history) {
-    fail_run(self, start.root, history.error());
+  if (loaded.error.code != ErrorCode::ok) {
+    fail_run(start.root, std::move(loaded.error));
     return;
   }
   SessionInfo info = std::move(start.info);
   info.created_unix_ms = unix_ms();
-  if (const auto& known = history->info) {
-    if (known->user_id != info.user_id) {
-      fail_run(self, start.root, Error{ErrorCode::permission_denied,
-                                       "session '" + session.str() + "' belongs to another user"});
+  if (loaded.known) {
+    const auto& known = loaded.info;
+    if (known.user_id != info.user_id) {
+      fail_run(start.root, Error{ErrorCode::permission_denied, "session '" + session.str() + "' belongs to another user"});
       return;
     }
-    if (known->target != info.target || known->input != info.input) {
-      fail_run(self, start.root,
+    if (known.target != info.target || known.input != info.input) {
+      fail_run(start.root,
                Error{ErrorCode::journal_divergence,
-                     "session '" + session.str() + "' was started as '" + known->target + "' with another input; " +
+                     "session '" + session.str() + "' was started as '" + known.target + "' with another input; " +
                          "resume it with the same workflow and input, or use a new session id"});
       return;
     }
-    info.created_unix_ms = known->created_unix_ms;
-    if (info.origin.empty()) info.origin = known->origin;
+    info.created_unix_ms = known.created_unix_ms;
+    if (info.origin.empty()) info.origin = known.origin;
   }
   info.status = SessionStatus::running;
   info.updated_unix_ms = unix_ms();
@@ -103,23 +111,59 @@ void start_run(journal_ptr self, journal_start& start) {
   queue_session(self, std::move(info));
   node_call call = std::move(start.call);
   call.ctx.journal = caf::actor_cast<caf::actor>(self);
-  if (!history->steps.empty())
-    call.ctx.replay = caf::actor_cast<caf::actor>(spawn_replay(self->system(), session, std::move(history->steps), start.root));
+  if (!loaded.steps.empty())
+    call.ctx.replay = caf::actor_cast<caf::actor>(spawn_replay(self->system(), session, std::move(loaded.steps), start.root));
   // Anonymous: the run answers its completion, not this actor.
   caf::anon_send(caf::actor_cast<run_actor>(start.root), std::move(call));
 }
 
+void quit_when_done(journal_ptr self) {
+  auto& st = self->state;
+  if (st.stopping && !st.busy && st.pending.empty()) self->quit();
+}
+
 journal_actor::behavior_type journal_writer(journal_ptr self, std::shared_ptr<JournalStore> store) {
   self->state.store = std::move(store);
+  self->state.sync = std::make_unique<SyncThread>(kSyncSpin);
   return {
-      [self](journal_start& start) { start_run(self, start); },
+      [self](journal_start& start) {
+        auto& st = self->state;
+        auto held = std::make_shared<journal_start>(std::move(start));
+        st.sync->post([store = st.store, held, me = caf::actor_cast<journal_actor>(self)] {
+          auto history = store->load(held->info.session_id);
+          journal_loaded out;
+          out.start = std::move(*held);
+          if (!history) {
+            out.error = history.error();
+          } else {
+            out.known = history->info.has_value();
+            if (out.known) out.info = std::move(*history->info);
+            out.steps = std::move(history->steps);
+          }
+          caf::anon_send(me, std::move(out));
+        });
+      },
+      [self](journal_loaded& loaded) { start_run(self, loaded); },
       [self](journal_append& append) -> caf::typed_response_promise<journal_appended> {
         auto& st = self->state;
         auto promise = self->make_response_promise<journal_appended>();
         st.waiters.emplace_back(st.pending.steps.size(), promise);
         st.pending.steps.emplace_back(std::move(append.session), std::move(append.step));
-        schedule_flush(self);
+        commit_pending(self);
         return promise;
+      },
+      [self](journal_committed& done) {
+        auto& st = self->state;
+        for (auto& [index, promise] : st.committing) {
+          if (done.error.code == ErrorCode::ok)
+            promise.deliver(journal_appended{Error{ErrorCode::ok, {}}, std::move(done.steps[index])});
+          else
+            promise.deliver(journal_appended{done.error, {}});
+        }
+        st.committing.clear();
+        st.busy = false;
+        commit_pending(self);
+        quit_when_done(self);
       },
       [self](journal_finish& finish) {
         auto& st = self->state;
@@ -134,10 +178,10 @@ journal_actor::behavior_type journal_writer(journal_ptr self, std::shared_ptr<Jo
         info.updated_unix_ms = unix_ms();
         queue_session(self, std::move(info));
       },
-      [self](journal_flush_atom) { flush(self); },
       [self](journal_stop_atom) {
-        flush(self);
-        self->quit();
+        self->state.stopping = true;
+        commit_pending(self);
+        quit_when_done(self);
       },
   };
 }
@@ -224,7 +268,7 @@ replay_actor::behavior_type replay_log(replay_ptr self, SessionId session, std::
 }  // namespace
 
 journal_actor spawn_journal(caf::actor_system& sys, std::shared_ptr<JournalStore> store) {
-  return sys.spawn<caf::detached>(journal_writer, std::move(store));
+  return sys.spawn(journal_writer, std::move(store));
 }
 
 replay_actor spawn_replay(caf::actor_system& sys, SessionId session, std::vector<StepRecord> steps, caf::actor root) {

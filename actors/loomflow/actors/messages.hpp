@@ -112,7 +112,6 @@ using deadline_atom = caf::atom_constant<caf::atom("lf_dline")>;
 using model_done_atom = caf::atom_constant<caf::atom("lf_mdone")>;
 using model_cancel_atom = caf::atom_constant<caf::atom("lf_mcancel")>;
 using fail_atom = caf::atom_constant<caf::atom("lf_fail")>;          // end a run with an Error
-using journal_flush_atom = caf::atom_constant<caf::atom("lf_jflush")>;
 using journal_stop_atom = caf::atom_constant<caf::atom("lf_jstop")>;
 
 // Who a run is for and which actor roots it; carried by every message of the run. Per-run actors
@@ -221,6 +220,21 @@ struct journal_finish {
   SessionInfo info;
 };
 
+// From the journal's sync thread back to its actor: a session was read for a starting run.
+struct journal_loaded {
+  journal_start start;
+  Error error{ErrorCode::ok, {}};
+  bool known = false;  // the session has a session record (`info`)
+  SessionInfo info;
+  std::vector<StepRecord> steps;
+};
+
+// From the journal's sync thread back to its actor: a batch is durable (or failed).
+struct journal_committed {
+  Error error{ErrorCode::ok, {}};
+  std::vector<StepRecord> steps;  // the committed record of each step, in batch order
+};
+
 // Asks a run's replay log about a step before it runs.
 struct replay_lookup {
   std::string step;
@@ -299,6 +313,16 @@ typename Inspector::result_type inspect(Inspector& f, journal_appended& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, journal_finish& x) {
   return f(caf::meta::type_name("loomflow.journal_finish"), x.info);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_loaded& x) {
+  return f(caf::meta::type_name("loomflow.journal_loaded"), x.start, x.error, x.known, x.info, x.steps);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_committed& x) {
+  return f(caf::meta::type_name("loomflow.journal_committed"), x.error, x.steps);
 }
 
 template <class Inspector>

@@ -29,6 +29,8 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<journal_append>("loomflow.journal_append")
       .add_message_type<journal_appended>("loomflow.journal_appended")
       .add_message_type<journal_finish>("loomflow.journal_finish")
+      .add_message_type<journal_loaded>("loomflow.journal_loaded")
+      .add_message_type<journal_committed>("loomflow.journal_committed")
       .add_message_type<replay_lookup>("loomflow.replay_lookup")
       .add_message_type<replay_answer>("loomflow.replay_answer");
 }
