@@ -2,8 +2,10 @@
 // torn-tail tests write raw records):
 //   'm' <session>                          → session record
 //   's' <session> '\0' <seq: 8 bytes BE> <step name>  → step record (ordered by commit)
-//   'n' <session> '\0' <step name>         → seq, 8 bytes BE (one record per step name)
 // A batch is one WriteBatch written with sync=true: atomic, and one fdatasync for all of it.
+// "Is this step already written?" is answered from an in-memory index of the session's step
+// names, built from its keys on first use (RocksDB journals belong to one process, so the index
+// cannot go stale) and dropped when the session ends: one key per step, no secondary index.
 // RocksDB's own WAL recovery (point-in-time) drops a torn WAL tail; our CRC catches the rest.
 #include <algorithm>
 #include <optional>
@@ -37,7 +39,6 @@ std::uint64_t read_be64(std::string_view s) {
 
 std::string session_key(const std::string& session) { return "m" + session; }
 std::string steps_prefix(const std::string& session) { return "s" + session + std::string(1, '\0'); }
-std::string names_prefix(const std::string& session) { return "n" + session + std::string(1, '\0'); }
 
 class RocksStore final : public JournalStore {
  public:
@@ -70,7 +71,6 @@ class RocksStore final : public JournalStore {
     if (decoded->torn_tail) {
       rocksdb::WriteBatch batch;
       batch.Delete(prefix + be64(decoded->torn_tail->seq) + decoded->torn_tail->step_name);
-      batch.Delete(names_prefix(session.str()) + decoded->torn_tail->step_name);
       if (auto w = db_->Write(sync_, &batch); !w.ok()) return failed("dropping the torn last record", w);
     }
     if (!decoded->history.steps.empty()) next_seq_[session.str()] = decoded->history.steps.back().seq + 1;
@@ -93,12 +93,12 @@ class RocksStore final : public JournalStore {
     for (auto& [session, step] : batch.steps) {
       if (auto ok = check_key_part("session id", session.str()); !ok) return ok.error();
       if (auto ok = check_key_part("step name", step.step_name); !ok) return ok.error();
-      std::string name_key = names_prefix(session.str()) + step.step_name;
+      std::string name_key = session.str() + std::string(1, '\0') + step.step_name;
       if (auto dup = in_batch.find(name_key); dup != in_batch.end()) {
         committed.push_back(committed[dup->second]);
         continue;
       }
-      auto existing_seq = written_seq(session.str(), step.step_name, name_key);
+      auto existing_seq = written_seq(session.str(), step.step_name);
       if (!existing_seq) return existing_seq.error();
       if (*existing_seq) {
         auto existing = existing_step(session.str(), step.step_name, **existing_seq);
@@ -110,7 +110,6 @@ class RocksStore final : public JournalStore {
       if (!seq) return seq.error();
       step.seq = *seq;
       write.Put(steps_prefix(session.str()) + be64(step.seq) + step.step_name, encode_step(step));
-      write.Put(name_key, be64(step.seq));
       in_batch.emplace(std::move(name_key), committed.size());
       committed.push_back(std::move(step));
     }
@@ -157,11 +156,10 @@ class RocksStore final : public JournalStore {
       auto s = db_->Get(rocksdb::ReadOptions(), session_key(id.str()), &value);
       if (s.ok()) ++n;
       batch.Delete(session_key(id.str()));
-      for (const auto& prefix : {steps_prefix(id.str()), names_prefix(id.str())}) {
-        std::string end = prefix;
-        end.back() = '\x01';  // every key of the session sorts below "<prefix minus NUL>\x01"
-        batch.DeleteRange(prefix, end);
-      }
+      const std::string prefix = steps_prefix(id.str());
+      std::string end = prefix;
+      end.back() = '\x01';  // every step key of the session sorts below "<prefix minus NUL>\x01"
+      batch.DeleteRange(prefix, end);
       forget(id.str());
     }
     if (auto s = db_->Write(sync_, &batch); !s.ok()) return failed("deleting sessions", s);
@@ -201,20 +199,24 @@ class RocksStore final : public JournalStore {
     return step;
   }
 
-  // The seq of a step already written, or nullopt. Sessions loaded in this process answer from
-  // memory (RocksDB journals belong to one process); others ask the name index.
-  Expected<std::optional<std::uint64_t>> written_seq(const std::string& session, const std::string& step_name,
-                                                     const std::string& name_key) {
-    if (auto it = known_.find(session); it != known_.end()) {
-      auto found = it->second.find(step_name);
-      if (found == it->second.end()) return std::optional<std::uint64_t>{};
-      return std::optional<std::uint64_t>{found->second};
+  // The seq of a step already written, or nullopt, from the session's in-memory index (built from
+  // its keys the first time the session is written in this process).
+  Expected<std::optional<std::uint64_t>> written_seq(const std::string& session, const std::string& step_name) {
+    auto it = known_.find(session);
+    if (it == known_.end()) {
+      std::unordered_map<std::string, std::uint64_t> index;
+      const std::string prefix = steps_prefix(session);
+      std::unique_ptr<rocksdb::Iterator> iter(db_->NewIterator(rocksdb::ReadOptions()));
+      for (iter->Seek(prefix); iter->Valid() && iter->key().starts_with(prefix); iter->Next()) {
+        auto rest = iter->key().ToStringView().substr(prefix.size());
+        if (rest.size() >= 8) index.emplace(std::string(rest.substr(8)), read_be64(rest));
+      }
+      if (!iter->status().ok()) return failed("indexing the steps of session '" + session + "'", iter->status());
+      it = known_.emplace(session, std::move(index)).first;
     }
-    std::string seq_bytes;
-    auto s = db_->Get(rocksdb::ReadOptions(), name_key, &seq_bytes);
-    if (s.IsNotFound()) return std::optional<std::uint64_t>{};
-    if (!s.ok()) return failed("checking step '" + step_name + "'", s);
-    return std::optional<std::uint64_t>{read_be64(seq_bytes)};
+    auto found = it->second.find(step_name);
+    if (found == it->second.end()) return std::optional<std::uint64_t>{};
+    return std::optional<std::uint64_t>{found->second};
   }
 
   void forget(const std::string& session) {
@@ -243,7 +245,7 @@ class RocksStore final : public JournalStore {
   std::string path_;
   rocksdb::WriteOptions sync_;
   std::unordered_map<std::string, std::uint64_t> next_seq_;
-  // Step names → seq of the sessions loaded and still running in this process.
+  // Step names → seq of the sessions written and still running in this process.
   std::unordered_map<std::string, std::unordered_map<std::string, std::uint64_t>> known_;
 };
 
