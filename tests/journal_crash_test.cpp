@@ -4,6 +4,7 @@
 // a tool's side effect, in nodes, before and after journal commits. Each time, a second process
 // resumes the session and must finish with the output and `visited` of an uninterrupted run, and
 // no step that was journaled before the kill may run again. For every backend.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -28,10 +29,11 @@ struct ChildRun {
 };
 
 ChildRun run_child(const std::string& journal, const std::string& session, const std::string& markers,
-                   const std::string& point = {}, int at = 0) {
+                   const std::string& point = {}, int at = 0,
+                   std::chrono::microseconds kill_after = std::chrono::microseconds(0)) {
   std::vector<std::string> args = {"--journal", journal, "--session", session, "--markers", markers};
   if (!point.empty()) args.insert(args.end(), {"--kill", point, "--at", std::to_string(at)});
-  ChildRun run{testing::run_process(LOOMFLOW_CRASH_CHILD, args), {}};
+  ChildRun run{testing::run_process(LOOMFLOW_CRASH_CHILD, args, kill_after), {}};
   if (!run.process.out.empty()) run.result = nlohmann::json::parse(run.process.out, nullptr, false);
   return run;
 }
@@ -132,6 +134,46 @@ TEST_P(JournalCrashTest, every_kill_resumes_to_the_uninterrupted_result_without_
     for (const auto& step : journaled_at_kill) EXPECT_TRUE(journaled_after.count(step)) << step;
   }
 }
+
+// SIGKILL at arbitrary instants too — inside RocksDB's or SQLite's own writes, between threads —
+// spread over the time an uninterrupted run takes. Wherever the kill lands, the resumed run must
+// match, and a step journaled before the kill must not run again.
+class JournalRandomKillTest : public ScratchJournalTest<JournalBackend> {
+ protected:
+  const JournalBackend& backend() const override { return GetParam(); }
+};
+
+TEST_P(JournalRandomKillTest, kills_spread_over_a_run_all_resume_to_the_uninterrupted_result) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto reference = run_child(journal_, "reference", dir_ + "/reference.markers");
+  const auto run_time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+  ASSERT_EQ(reference.process.exit_code, 0) << reference.process.out;
+  constexpr int kKills = 12;
+  int killed = 0;
+  for (int i = 0; i < kKills; ++i) {
+    const std::string session = "random-" + std::to_string(i);
+    const std::string markers = dir_ + "/" + session + ".markers";
+    SCOPED_TRACE(session);
+    const auto delay = run_time * (2 * i + 1) / (2 * kKills);
+    const auto crashed = run_child(journal_, session, markers, {}, 0, delay);
+    killed += crashed.process.signal == SIGKILL ? 1 : 0;
+    const auto journaled_at_kill = journaled_steps(journal_, session);
+    const auto markers_at_kill = marker_counts(markers);
+    const auto resumed = run_child(journal_, session, markers);
+    ASSERT_EQ(resumed.process.exit_code, 0) << resumed.process.out;
+    EXPECT_EQ(resumed.result["output"], reference.result["output"]);
+    EXPECT_EQ(resumed.result["visited"], reference.result["visited"]);
+    for (const auto& [key, count] : marker_counts(markers)) {
+      const std::string step = key.substr(session.size() + 1);
+      if (journaled_at_kill.count(step)) EXPECT_EQ(count, markers_at_kill.at(key)) << key << " ran again";
+      EXPECT_EQ(count, 1) << key;
+    }
+  }
+  EXPECT_GT(killed, 0) << "no kill landed inside a run";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, JournalRandomKillTest, ::testing::ValuesIn(testing::durable_backends()),
+                         [](const auto& info) { return info.param.name; });
 
 class JournalTornTailTest : public ScratchJournalTest<JournalBackend> {
  protected:

@@ -2,10 +2,13 @@
 // signal, which the crash tests rely on — with its stdout captured. stderr passes through.
 #pragma once
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace loomflow::testing {
@@ -16,7 +19,10 @@ struct ProcessOutcome {
   std::string out;
 };
 
-inline ProcessOutcome run_process(const std::string& program, const std::vector<std::string>& args) {
+// Runs the program; when `kill_after` is positive, sends it SIGKILL once that much time passed
+// (if it is still running). The kill lands wherever the program happens to be.
+inline ProcessOutcome run_process(const std::string& program, const std::vector<std::string>& args,
+                                  std::chrono::microseconds kill_after = std::chrono::microseconds(0)) {
   ProcessOutcome outcome;
   int fds[2];
   if (::pipe(fds) != 0) return outcome;
@@ -33,6 +39,10 @@ inline ProcessOutcome run_process(const std::string& program, const std::vector<
     ::_exit(127);
   }
   ::close(fds[1]);
+  if (pid > 0 && kill_after.count() > 0) {
+    std::this_thread::sleep_for(kill_after);
+    ::kill(pid, SIGKILL);  // a no-op for a child that already exited and awaits waitpid
+  }
   char buffer[4096];
   ssize_t n = 0;
   while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) outcome.out.append(buffer, static_cast<std::size_t>(n));
