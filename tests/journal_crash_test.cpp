@@ -115,7 +115,9 @@ TEST_P(JournalCrashTest, every_kill_resumes_to_the_uninterrupted_result_without_
     EXPECT_EQ(resumed.result["output"], reference.result["output"]);
     EXPECT_EQ(resumed.result["visited"], reference.result["visited"]);
     const auto replayed = resumed.result["replayed_steps"].get<std::size_t>();
-    if (!journaled_at_kill.empty()) EXPECT_GT(replayed, 0u);
+    if (!journaled_at_kill.empty()) {
+      EXPECT_GT(replayed, 0u);
+    }
     EXPECT_LE(replayed, journaled_at_kill.size());  // an agent node replays whole, not turn by turn
 
     // Side effects: a tool call journaled before the kill never ran again, and the one in flight at
@@ -126,7 +128,9 @@ TEST_P(JournalCrashTest, every_kill_resumes_to_the_uninterrupted_result_without_
     for (const auto& [key, count] : markers_after) {
       const std::string step = key.substr(session.size() + 1);
       const int before = markers_at_kill.count(key) ? markers_at_kill.at(key) : 0;
-      if (journaled_at_kill.count(step)) EXPECT_EQ(count, before) << key << " was journaled before the kill but ran again";
+      if (journaled_at_kill.count(step)) {
+        EXPECT_EQ(count, before) << key << " was journaled before the kill but ran again";
+      }
       EXPECT_EQ(count, 1) << key;
     }
     // Nothing that was journaled is lost or rewritten.
@@ -165,7 +169,9 @@ TEST_P(JournalRandomKillTest, kills_spread_over_a_run_all_resume_to_the_uninterr
     EXPECT_EQ(resumed.result["visited"], reference.result["visited"]);
     for (const auto& [key, count] : marker_counts(markers)) {
       const std::string step = key.substr(session.size() + 1);
-      if (journaled_at_kill.count(step)) EXPECT_EQ(count, markers_at_kill.at(key)) << key << " ran again";
+      if (journaled_at_kill.count(step)) {
+        EXPECT_EQ(count, markers_at_kill.at(key)) << key << " ran again";
+      }
       EXPECT_EQ(count, 1) << key;
     }
   }
