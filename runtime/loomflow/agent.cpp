@@ -47,6 +47,8 @@ Expected<Tool> Tool::function(std::string name, std::string description, std::st
   impl->fn = std::move(fn);
   impl->blocking = options.blocking;
   impl->idempotent = options.idempotent;
+  impl->sequential = options.sequential;
+  impl->timeout = options.timeout;
   return Tool(std::move(impl));
 }
 

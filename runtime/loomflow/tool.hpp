@@ -6,6 +6,7 @@
 // `ToolOptions::blocking` and then runs on a detached actor. Functions must be thread-safe.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -42,6 +43,12 @@ using ToolFn = std::function<Expected<std::string>(const ToolContext&, std::stri
 
 struct ToolOptions {
   bool blocking = false;    // the function blocks: run it on a detached actor (default: no)
+  // A call that has not answered after this long is a tool error for the model ("timed out");
+  // its sibling calls go on, and a late answer is dropped. 0 = no limit (default).
+  std::chrono::milliseconds timeout{0};
+  // Calls of this tool within one model turn run one at a time, in call order (other tools' calls
+  // still run concurrently with them). For tools that must not overlap, e.g. a shared shell.
+  bool sequential = false;
   bool idempotent = false;  // calling it twice with the same arguments has the effect of once: a
                             // journaled run then skips the synced "dispatch started" marker
 };

@@ -1,6 +1,8 @@
 // The agent run actor: one per agent run. It owns the conversation and runs the turn loop — ask the
 // model, dispatch every tool call of the turn concurrently, feed the results back in call order —
 // until the model answers without tool calls or the turn cap is hit.
+#include <deque>
+
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +14,8 @@
 namespace loomflow::actors {
 
 namespace {
+
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
 struct AgentRunState {
   std::shared_ptr<const detail::AgentImpl> agent;
@@ -28,6 +32,8 @@ struct AgentRunState {
   // The turn's tool calls in flight.
   std::vector<tool_result> tool_results;
   std::size_t tools_pending = 0;
+  std::deque<std::pair<std::size_t, std::size_t>> sequential_queue;  // (call, tool) waiting their turn
+  std::size_t sequential_running = kNone;                            // the sequential call in flight
   std::string model_call_in_flight;  // its call_id, so an early end can cancel it
 
   static inline const char* name = "loomflow.agent_run";
@@ -107,6 +113,8 @@ void finish_tools(self_ptr self) {
   next_turn(self);
 }
 
+void launch_next_sequential(self_ptr self);
+
 // A tool call's result arrived (or was replayed): fold it in; the last one ends the turn.
 void take_tool_result(self_ptr self, std::size_t k, const std::string& step, const std::string& name,
                       std::uint64_t started, tool_result& r, bool replayed) {
@@ -117,12 +125,46 @@ void take_tool_result(self_ptr self, std::size_t k, const std::string& step, con
   st.result.trace.push_back(TraceStep{step, StepKind::tool, name, !r.is_error, r.content.substr(0, 200),
                                       now_us() - started, {}, replayed});
   st.tool_results[k] = std::move(r);
+  if (st.sequential_running == k) {
+    st.sequential_running = kNone;
+    launch_next_sequential(self);
+  }
   if (--st.tools_pending == 0) finish_tools(self);
 }
 
 std::uint64_t tool_digest(const ToolCall& call) { return journal_digest(call.arguments, journal_digest(call.name)); }
 
-// Calls the tool; in a journaled run its result is committed before the model sees it.
+// A finished call — the tool's answer, or the error of one that timed out or vanished: in a
+// journaled run it is committed before the model sees it (an error too, so that a resumed run
+// shows the model exactly what it saw before).
+void settle_tool_call(self_ptr self, std::size_t k, const std::string& step, const std::string& name,
+                      std::uint64_t started, std::int64_t started_unix, std::uint64_t digest, tool_result r) {
+  auto& st = self->state;
+  if (st.finished) return;
+  if (!journaled(st.ctx)) {
+    take_tool_result(self, k, step, name, started, r, false);
+    return;
+  }
+  StepRecord record;
+  record.step_name = step;
+  record.kind = JournalStepKind::tool;
+  record.name = name;
+  record.input_digest = digest;
+  record.output = r.content;
+  record.is_error = r.is_error;
+  record.usage = r.usage;
+  record.started_unix_us = started_unix;
+  record.duration_us = static_cast<std::int64_t>(now_us() - started);
+  auto held = std::make_shared<tool_result>(std::move(r));
+  commit_step(self, st.ctx, std::move(record), [self, k, step, name, started, held](journal_appended&& appended) {
+    if (!committed_or_finish(self, appended, "tool step '" + step + "'")) return;
+    held->content = std::move(appended.step.output);
+    held->is_error = appended.step.is_error;
+    take_tool_result(self, k, step, name, started, *held, false);
+  });
+}
+
+// Calls the tool, within its timeout when it has one; a late answer is dropped.
 void invoke_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::string step, ToolCall call,
                  bool redelivery) {
   auto& st = self->state;
@@ -130,45 +172,21 @@ void invoke_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::stri
   const auto started_unix = unix_us_now();
   const std::string name = call.name;
   const auto digest = tool_digest(call);
-  self->request(st.compiled->tools[tool_index], caf::infinite,
-                tool_invocation{st.ctx, step, std::move(call), redelivery})
+  const auto timeout = st.agent->options.tools[tool_index].impl().timeout;
+  const caf::duration limit = timeout.count() > 0 ? caf::duration(timeout) : caf::infinite;
+  self->request(st.compiled->tools[tool_index], limit, tool_invocation{st.ctx, step, std::move(call), redelivery})
       .then(
           [self, k, step, name, started, started_unix, digest](tool_result& r) {
-            auto& st = self->state;
-            if (st.finished) return;
-            if (!journaled(st.ctx)) {
-              take_tool_result(self, k, step, name, started, r, false);
-              return;
-            }
-            StepRecord record;
-            record.step_name = step;
-            record.kind = JournalStepKind::tool;
-            record.name = name;
-            record.input_digest = digest;
-            record.output = r.content;
-            record.is_error = r.is_error;
-            record.usage = r.usage;
-            record.started_unix_us = started_unix;
-            record.duration_us = static_cast<std::int64_t>(now_us() - started);
-            auto held = std::make_shared<tool_result>(std::move(r));
-            commit_step(self, st.ctx, std::move(record),
-                        [self, k, step, name, started, held](journal_appended&& appended) {
-                          if (!committed_or_finish(self, appended, "tool step '" + step + "'")) return;
-                          held->content = std::move(appended.step.output);
-                          held->is_error = appended.step.is_error;
-                          take_tool_result(self, k, step, name, started, *held, false);
-                        });
+            settle_tool_call(self, k, step, name, started, started_unix, digest, std::move(r));
           },
-          [self, k, step, name](caf::error& err) {
-            // A tool actor that vanished is a tool error the model sees, not a lost call.
-            auto& st = self->state;
-            if (st.finished) return;
-            auto& r = st.tool_results[k];
+          [self, k, step, name, started, started_unix, digest, timeout](caf::error& err) {
+            // A tool that timed out or vanished is a tool error the model sees, not a lost call.
+            tool_result r;
             r.is_error = true;
-            r.content = "tool '" + name + "' did not answer: " + caf::to_string(err);
-            st.result.usage.tool_errors += 1;
-            st.result.trace.push_back(TraceStep{step, StepKind::tool, name, false, r.content, 0, {}});
-            if (--st.tools_pending == 0) finish_tools(self);
+            r.content = err == caf::sec::request_timeout
+                            ? "tool '" + name + "' timed out after " + std::to_string(timeout.count()) + " ms"
+                            : "tool '" + name + "' did not answer: " + caf::to_string(err);
+            settle_tool_call(self, k, step, name, started, started_unix, digest, std::move(r));
           });
 }
 
@@ -197,15 +215,48 @@ void run_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::string 
               });
 }
 
+// Starts call k of the turn: its recorded result when the journal has it, else the tool.
+void launch_call(self_ptr self, std::size_t k, std::size_t tool_index) {
+  auto& st = self->state;
+  const auto& call = st.conversation.back().tool_calls[k];
+  std::string step = turn_prefix(st) + "/tool-" + std::to_string(k);
+  if (!st.ctx.replay) {
+    run_tool(self, k, tool_index, std::move(step), call, false);
+    return;
+  }
+  const auto started = now_us();
+  consult_replay(self, st.ctx, replay_lookup{step, JournalStepKind::tool, tool_digest(call), {}, false},
+                 [self, k, tool_index, step, call, started](replay_answer&& answer) mutable {
+                   if (!replay_goes_on(self, answer)) return;
+                   if (!answer.found) {
+                     run_tool(self, k, tool_index, std::move(step), std::move(call), answer.dispatched);
+                     return;
+                   }
+                   tool_result r{std::move(answer.step.output), answer.step.is_error, answer.step.usage, {}};
+                   take_tool_result(self, k, step, call.name, started, r, true);
+                 });
+}
+
+// Calls of sequential-only tools run one at a time, in call order (other calls run meanwhile).
+void launch_next_sequential(self_ptr self) {
+  auto& st = self->state;
+  if (st.finished || st.sequential_running != kNone || st.sequential_queue.empty()) return;
+  const auto [k, tool_index] = st.sequential_queue.front();
+  st.sequential_queue.pop_front();
+  st.sequential_running = k;
+  launch_call(self, k, tool_index);
+}
+
 void dispatch_tools(self_ptr self) {
   auto& st = self->state;
   // Stable while this loop runs: results arrive, and the conversation grows, only afterwards.
   const auto& calls = st.conversation.back().tool_calls;
   st.tool_results.assign(calls.size(), tool_result{});
   st.tools_pending = calls.size();
+  st.sequential_queue.clear();
+  st.sequential_running = kNone;
   const std::string prefix = turn_prefix(st);
   for (std::size_t k = 0; k < calls.size(); ++k) {
-    std::string step = prefix + "/tool-" + std::to_string(k);
     st.result.usage.tool_calls += 1;
     auto found = st.agent->tool_index.find(calls[k].name);
     if (found == st.agent->tool_index.end()) {
@@ -215,26 +266,17 @@ void dispatch_tools(self_ptr self) {
       r.is_error = true;
       r.content = "unknown tool '" + calls[k].name + "'; available tools: " + (known.empty() ? "none" : known);
       st.result.usage.tool_errors += 1;
-      st.result.trace.push_back(TraceStep{step, StepKind::tool, calls[k].name, false, r.content, 0, {}});
+      st.result.trace.push_back(
+          TraceStep{prefix + "/tool-" + std::to_string(k), StepKind::tool, calls[k].name, false, r.content, 0, {}});
       --st.tools_pending;
       continue;
     }
-    if (!st.ctx.replay) {
-      run_tool(self, k, found->second, std::move(step), calls[k], false);
-      continue;
-    }
-    const auto started = now_us();
-    consult_replay(self, st.ctx, replay_lookup{step, JournalStepKind::tool, tool_digest(calls[k]), {}, false},
-                   [self, k, tool_index = found->second, step, call = calls[k], started](replay_answer&& answer) mutable {
-                     if (!replay_goes_on(self, answer)) return;
-                     if (!answer.found) {
-                       run_tool(self, k, tool_index, std::move(step), std::move(call), answer.dispatched);
-                       return;
-                     }
-                     tool_result r{std::move(answer.step.output), answer.step.is_error, answer.step.usage, {}};
-                     take_tool_result(self, k, step, call.name, started, r, true);
-                   });
+    if (st.agent->options.tools[found->second].impl().sequential)
+      st.sequential_queue.emplace_back(k, found->second);
+    else
+      launch_call(self, k, found->second);
   }
+  launch_next_sequential(self);
   if (st.tools_pending == 0) finish_tools(self);  // every call named an unknown tool
 }
 

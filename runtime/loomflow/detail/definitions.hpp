@@ -4,6 +4,8 @@
 // loader. Everything here is immutable once built and shared between runs and threads.
 #pragma once
 
+#include <chrono>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -23,6 +25,8 @@ struct ToolImpl {
   ToolFn fn;                                     // Kind::function
   bool blocking = false;                         // Kind::function
   bool idempotent = false;                       // Kind::function (workflows: false)
+  bool sequential = false;                       // calls within a turn run one at a time
+  std::chrono::milliseconds timeout{0};          // per call; 0 = none
   std::shared_ptr<const WorkflowImpl> workflow;  // Kind::workflow
 };
 
