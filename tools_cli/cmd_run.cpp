@@ -154,11 +154,12 @@ int run_command(const RunArgs& args) {
     std::cerr << "loomflow run: " << spec.error().message << "\n";
     return 2;
   }
-  // --journal, else $LOOMFLOW_JOURNAL, else the spec's "journal".
+  // --journal, else $LOOMFLOW_JOURNAL (open_cli_journal reads it), else the spec's "journal".
   std::shared_ptr<JournalStore> journal;
-  if (!args.journal.empty() || std::getenv("LOOMFLOW_JOURNAL") != nullptr || !spec->journal.empty()) {
-    auto opened = open_cli_journal(!args.journal.empty() || std::getenv("LOOMFLOW_JOURNAL") != nullptr ? args.journal
-                                                                                                       : spec->journal);
+  const bool from_env = args.journal.empty() && std::getenv("LOOMFLOW_JOURNAL") != nullptr;
+  const std::string uri = args.journal.empty() && !from_env ? spec->journal : args.journal;
+  if (!uri.empty() || from_env) {
+    auto opened = open_cli_journal(uri);
     if (!opened) {
       std::cerr << "loomflow run: " << opened.error().describe() << "\n";
       return 2;

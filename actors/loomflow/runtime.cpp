@@ -125,9 +125,9 @@ struct Runtime::Impl {
     state->session_id = options.session_id.empty() ? fresh_session() : std::move(options.session_id);
     actors::run_context ctx{state->user_id, state->session_id, {}, {}, {}};
     // The completion keeps the state alive until the run ends, whether or not a handle is kept.
-    auto actor = spawn([this, state, target, journal = journal](actors::node_result&& r) {
+    auto actor = spawn([this, state, journal = journal](actors::node_result&& r) {
       forget(state.get());
-      if (journal) caf::anon_send(journal, actors::journal_finish{final_session(*state, target, r)});
+      if (journal) caf::anon_send(journal, actors::journal_finish{outcome(state->session_id, r)});
       state->complete(std::move(r));
     });
     {
@@ -155,13 +155,10 @@ struct Runtime::Impl {
     return RunHandle(std::move(state));
   }
 
-  // A finished run's session record: its outcome (the journal actor adds the timestamps).
-  static SessionInfo final_session(const detail::RunState& state, const std::string& target,
-                                   const actors::node_result& r) {
+  // How a run ended, for its session record (the journal actor merges it into the session it opened).
+  static SessionInfo outcome(const SessionId& session, const actors::node_result& r) {
     SessionInfo info;
-    info.session_id = state.session_id;
-    info.user_id = state.user_id;
-    info.target = target;
+    info.session_id = session;
     info.status = r.failed() ? SessionStatus::failed : SessionStatus::finished;
     info.output = r.failed() ? std::string() : r.output;
     info.error = r.error;

@@ -11,6 +11,7 @@
 #include "loomflow/actors/journaling.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/sync_thread.hpp"
+#include "loomflow/journal/history.hpp"
 
 namespace loomflow::actors {
 
@@ -18,11 +19,6 @@ namespace {
 
 // How long the sync thread polls for the next job before it parks.
 constexpr std::chrono::microseconds kSyncSpin{200};
-
-std::int64_t unix_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 using Waiter = caf::typed_response_promise<journal_appended>;
 
@@ -88,7 +84,7 @@ void start_run(journal_ptr self, journal_loaded& loaded) {
     return;
   }
   SessionInfo info = std::move(start.info);
-  info.created_unix_ms = unix_ms();
+  info.created_unix_ms = journal::unix_ms_now();
   if (loaded.known) {
     const auto& known = loaded.info;
     if (known.user_id != info.user_id) {
@@ -106,7 +102,7 @@ void start_run(journal_ptr self, journal_loaded& loaded) {
     if (info.origin.empty()) info.origin = known.origin;
   }
   info.status = SessionStatus::running;
-  info.updated_unix_ms = unix_ms();
+  info.updated_unix_ms = journal::unix_ms_now();
   st.open[session.str()] = info;
   queue_session(self, std::move(info));
   node_call call = std::move(start.call);
@@ -175,7 +171,7 @@ journal_actor::behavior_type journal_writer(journal_ptr self, std::shared_ptr<Jo
         info.output = std::move(finish.info.output);
         info.error = std::move(finish.info.error);
         info.usage = finish.info.usage;
-        info.updated_unix_ms = unix_ms();
+        info.updated_unix_ms = journal::unix_ms_now();
         queue_session(self, std::move(info));
       },
       [self](journal_stop_atom) {
