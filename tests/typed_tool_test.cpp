@@ -475,7 +475,7 @@ TEST(TypedTool, AnAgentCorrectsInvalidArgumentsAfterSeeingTheToolError) {
   auto model = providers::scripted({
       {.text = "", .tool_calls = {ToolCall{"c1", "forecast", R"({"city": "Oslo", "days": "two", "unit": "celsius"})"}}},
       {.text = "", .tool_calls = {ToolCall{"c2", "forecast", R"({"city": "Oslo", "days": 2, "unit": "celsius"})"}},
-       .expect = "invalid arguments: $.days: expected integer, got string"},
+       .expect = "invalid arguments for tool 'forecast': $.days: expected integer, got string"},
       {.text = "done", .expect = "sunny in Oslo for 2 days"},
   });
   auto agent = Agent::create({.name = "weather", .model = model, .tools = {forecast}}).value();
@@ -489,7 +489,8 @@ TEST(TypedTool, AnAgentCorrectsInvalidArgumentsAfterSeeingTheToolError) {
   ASSERT_EQ(result->messages.size(), 6u);
   EXPECT_EQ(result->messages[2].tool_call_id, "c1");
   EXPECT_TRUE(result->messages[2].is_error);
-  EXPECT_EQ(result->messages[2].content, "error: invalid arguments: $.days: expected integer, got string");
+  // The runtime checks the arguments against the generated schema before the tool runs.
+  EXPECT_EQ(result->messages[2].content, "invalid arguments for tool 'forecast': $.days: expected integer, got string");
   EXPECT_EQ(result->messages[4].tool_call_id, "c2");
   EXPECT_FALSE(result->messages[4].is_error);
   EXPECT_EQ(result->messages[4].content, "sunny in Oslo for 2 days");

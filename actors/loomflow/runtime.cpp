@@ -98,7 +98,7 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const Runtime
 }  // namespace
 
 struct Runtime::Impl {
-  explicit Impl(const RuntimeConfig& config) : system(configure(cfg, config)), directory(system) {
+  explicit Impl(const RuntimeConfig& config) : system(configure(cfg, config)), directory(system, config.tool_policy) {
     threads = config.worker_threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.worker_threads;
     if (config.journal) journal = actors::spawn_journal(system, config.journal);
   }

@@ -20,6 +20,7 @@
 #include "loomflow/agent.hpp"
 #include "loomflow/error.hpp"
 #include "loomflow/journal.hpp"
+#include "loomflow/tool_policy.hpp"
 #include "loomflow/run.hpp"
 #include "loomflow/workflow.hpp"
 
@@ -32,6 +33,8 @@ namespace loomflow {
 struct RuntimeConfig {
   std::size_t worker_threads = 0;        // scheduler threads; 0 = one per core (default)
   std::shared_ptr<JournalStore> journal;  // empty: runs are not journaled (default)
+  // Which tools each user may call (see tool_policy.hpp); empty: every tool, for everyone (default).
+  std::shared_ptr<const ToolPolicy> tool_policy;
 };
 
 namespace detail {

@@ -43,6 +43,7 @@ Expected<Tool> Tool::function(std::string name, std::string description, std::st
   if (auto ok = check_schema_text(parameters_schema, "tool '" + name + "' parameters schema"); !ok) return ok.error();
   auto impl = std::make_shared<detail::ToolImpl>();
   impl->kind = detail::ToolImpl::Kind::function;
+  impl->parameters = std::make_shared<const nlohmann::json>(nlohmann::json::parse(parameters_schema));
   impl->spec = ToolSpec{std::move(name), std::move(description), std::move(parameters_schema)};
   impl->fn = std::move(fn);
   impl->blocking = options.blocking;

@@ -32,6 +32,7 @@ struct TraceStep {
   std::uint64_t duration_us = 0;
   Usage usage;             // this step's own usage (model calls; nodes report their subtree)
   bool replayed = false;   // the result came from the journal (a resumed run), nothing ran again
+  bool denied = false;     // tools: the tool policy refused the call for this user; it never ran
 };
 
 }  // namespace loomflow

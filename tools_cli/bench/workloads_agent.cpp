@@ -113,7 +113,7 @@ Json run_w5(const BenchArgs& args) {
   line["target_met"] = line["us_per_turn"].get<double>() <= 10.0;
   line["note"] =
       "the scripted model and the noop tool cost well under a microsecond, so us_per_turn is framework "
-      "overhead. Loomflow does not validate tool arguments against the schema; the tool parses them. "
+      "overhead, including the check of each call's arguments against the tool's schema. "
       "build_compile_ms includes Runtime::prepare() (spawning the model and tool actors).";
   return line;
 }

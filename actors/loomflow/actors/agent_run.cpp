@@ -247,6 +247,38 @@ void launch_next_sequential(self_ptr self) {
   launch_call(self, k, tool_index);
 }
 
+// Why call k may not run, or empty: the user may not call the tool (policy), or the arguments do
+// not match the tool's parameters schema. Either answer goes back to the model at once.
+std::string refuse_or_reject(const AgentRunState& st, const ToolCall& call, const detail::ToolImpl& tool, bool& denied) {
+  if (st.compiled->policy)
+    if (auto refusal = st.compiled->policy->refusal(st.ctx.user_id, call.name)) {
+      denied = true;
+      return *refusal;
+    }
+  if (!tool.parameters) return {};
+  const auto first = call.arguments.find_first_not_of(" \t\r\n");
+  const auto args = first == std::string::npos ? nlohmann::json::object()  // "" means no arguments
+                                               : nlohmann::json::parse(call.arguments, nullptr, false);
+  if (args.is_discarded()) return "invalid arguments for tool '" + call.name + "': not valid JSON";
+  if (auto violation = validate_json(*tool.parameters, args))
+    return "invalid arguments for tool '" + call.name + "': " + violation->to_string();
+  return {};
+}
+
+// Call k is answered without running anything: an unknown tool, a refusal, bad arguments.
+void answer_at_once(self_ptr self, std::size_t k, const std::string& prefix, const std::string& name,
+                    std::string content, bool denied) {
+  auto& st = self->state;
+  auto& r = st.tool_results[k];
+  r.is_error = true;
+  r.content = std::move(content);
+  st.result.usage.tool_errors += 1;
+  TraceStep step{prefix + "/tool-" + std::to_string(k), StepKind::tool, name, false, r.content, 0, {}};
+  step.denied = denied;
+  st.result.trace.push_back(std::move(step));
+  --st.tools_pending;
+}
+
 void dispatch_tools(self_ptr self) {
   auto& st = self->state;
   // Stable while this loop runs: results arrive, and the conversation grows, only afterwards.
@@ -262,13 +294,13 @@ void dispatch_tools(self_ptr self) {
     if (found == st.agent->tool_index.end()) {
       std::string known;
       for (const auto& spec : st.agent->tool_specs) known += (known.empty() ? "" : ", ") + spec.name;
-      auto& r = st.tool_results[k];
-      r.is_error = true;
-      r.content = "unknown tool '" + calls[k].name + "'; available tools: " + (known.empty() ? "none" : known);
-      st.result.usage.tool_errors += 1;
-      st.result.trace.push_back(
-          TraceStep{prefix + "/tool-" + std::to_string(k), StepKind::tool, calls[k].name, false, r.content, 0, {}});
-      --st.tools_pending;
+      answer_at_once(self, k, prefix, calls[k].name,
+                     "unknown tool '" + calls[k].name + "'; available tools: " + (known.empty() ? "none" : known), false);
+      continue;
+    }
+    bool denied = false;
+    if (auto why = refuse_or_reject(st, calls[k], st.agent->options.tools[found->second].impl(), denied); !why.empty()) {
+      answer_at_once(self, k, prefix, calls[k].name, std::move(why), denied);
       continue;
     }
     if (st.agent->options.tools[found->second].impl().sequential)

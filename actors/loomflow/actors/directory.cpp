@@ -31,6 +31,7 @@ std::shared_ptr<const CompiledAgent> Directory::agent(const std::shared_ptr<cons
   if (auto it = agents_.find(agent_impl.get()); it != agents_.end()) return it->second.second;
   auto compiled = std::make_shared<CompiledAgent>();
   compiled->model = model(agent_impl->options.model.provider);
+  compiled->policy = policy_;
   for (const auto& t : agent_impl->options.tools) {
     // Tool holds its impl by shared_ptr; alias it so the directory keeps it alive.
     compiled->tools.push_back(tool(std::shared_ptr<const detail::ToolImpl>(agent_impl, &t.impl())));

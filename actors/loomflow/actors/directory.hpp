@@ -19,7 +19,8 @@ namespace loomflow::actors {
 
 class Directory {
  public:
-  explicit Directory(caf::actor_system& sys) : sys_(sys) {}
+  Directory(caf::actor_system& sys, std::shared_ptr<const ToolPolicy> policy)
+      : sys_(sys), policy_(std::move(policy)) {}
 
   std::shared_ptr<const CompiledWorkflow> workflow(const std::shared_ptr<const detail::WorkflowImpl>& wf);
   std::shared_ptr<const CompiledAgent> agent(const std::shared_ptr<const detail::AgentImpl>& agent);
@@ -32,6 +33,7 @@ class Directory {
   tool_actor tool(const std::shared_ptr<const detail::ToolImpl>& tool);
 
   caf::actor_system& sys_;
+  std::shared_ptr<const ToolPolicy> policy_;  // handed to every compiled agent
   std::recursive_mutex mutex_;  // compiling recurses into nested definitions
   std::unordered_map<const void*, std::pair<std::shared_ptr<const void>, std::shared_ptr<const CompiledWorkflow>>> workflows_;
   std::unordered_map<const void*, std::pair<std::shared_ptr<const void>, std::shared_ptr<const CompiledAgent>>> agents_;

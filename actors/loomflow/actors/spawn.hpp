@@ -16,12 +16,14 @@
 
 #include "loomflow/actors/interfaces.hpp"
 #include "loomflow/detail/definitions.hpp"
+#include "loomflow/tool_policy.hpp"
 
 namespace loomflow::actors {
 
 struct CompiledAgent {
   model_actor model;
   std::vector<tool_actor> tools;  // parallel to AgentImpl::tool_specs
+  std::shared_ptr<const ToolPolicy> policy;  // the Runtime's; empty: every tool is allowed
 };
 
 // Every vector is parallel to WorkflowImpl::nodes.

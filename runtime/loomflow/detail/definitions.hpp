@@ -7,6 +7,8 @@
 #include <chrono>
 
 #include <map>
+
+#include <nlohmann/json.hpp>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -28,6 +30,7 @@ struct ToolImpl {
   bool sequential = false;                       // calls within a turn run one at a time
   std::chrono::milliseconds timeout{0};          // per call; 0 = none
   std::shared_ptr<const WorkflowImpl> workflow;  // Kind::workflow
+  std::shared_ptr<const nlohmann::json> parameters;  // spec.parameters_schema, parsed: arguments are checked against it
 };
 
 struct AgentImpl {
