@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   libcurl4-openssl-dev libcpp-httplib-dev protobuf-compiler libprotobuf-dev librocksdb-dev libsqlite3-dev
-  libpq-dev)
+  libpq-dev libhnswlib-dev)
 # Only the test suite needs a PostgreSQL server (the journal's shared backend).
 TEST_PACKAGES=(postgresql)
 BUILD_DIR=${LOOMFLOW_BUILD_DIR:-build}
@@ -27,6 +27,16 @@ install_dependencies() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# The real MCP servers the test suite talks to (server-everything, server-filesystem from npm), at
+# the versions tests/mcp/package-lock.json pins.
+install_mcp_peers() {
+  command -v npm >/dev/null || install_dependencies nodejs npm
+  if [ ! -d tests/mcp/node_modules ] || [ tests/mcp/package-lock.json -nt tests/mcp/node_modules ]; then
+    echo "==> installing the MCP test servers (npm ci)"
+    npm ci --prefix tests/mcp --no-audit --no-fund --loglevel=error
+  fi
+}
+
 build() {
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$BUILD_DIR" -j "$JOBS" "$@"
@@ -41,12 +51,13 @@ case "${1:-}" in
     ;;
   test)
     install_dependencies "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    install_mcp_peers
     build
     # A private PostgreSQL on loopback for the journal's PostgreSQL cases; stopped however we exit.
     PG_DIR=$(mktemp -d /tmp/loomflow-pg.XXXXXX)
     trap '.ci/postgres.sh stop "$PG_DIR" || true; rm -rf "$PG_DIR"' EXIT
     LOOMFLOW_TEST_POSTGRES_URI=$(.ci/postgres.sh start "$PG_DIR" "${LOOMFLOW_PG_PORT:-55439}")
-    export LOOMFLOW_TEST_POSTGRES_URI LOOMFLOW_REQUIRE_POSTGRES=1
+    export LOOMFLOW_TEST_POSTGRES_URI LOOMFLOW_REQUIRE_POSTGRES=1 LOOMFLOW_REQUIRE_MCP=1
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
     ;;
   *)

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "loomflow/tools/mcp/spec_servers.hpp"
 #include "loomflow/providers/builtin.hpp"
 #include "loomflow/providers/spec_models.hpp"
 #include "loomflow/runtime.hpp"
@@ -21,6 +22,7 @@ SpecEnvironment cli_environment(std::shared_ptr<providers::ProviderEnvironment> 
   env.make_model = providers::spec_model_resolver(std::move(providers));
   env.functions = tools::builtin_functions();
   env.tools = tools::builtin_tools();
+  env.mcp_tools = mcp::tools_from_spec;
   return env;
 }
 
@@ -98,7 +100,7 @@ std::string spec_origin(const std::string& spec_path, const std::string& spec_te
 
 int execute_run(const char* command, const LoadedSpec& spec, const std::string& input, const RunArgs& args,
                 std::shared_ptr<JournalStore> journal, std::string origin) {
-  Runtime runtime(RuntimeConfig{args.threads, journal});
+  Runtime runtime(RuntimeConfig{args.threads, journal, spec.tool_policy});
   RunOptions options;
   options.user_id = UserId{args.user};
   options.session_id = SessionId{args.session};

@@ -2,9 +2,9 @@
 // 0 success, 1 the run failed, 2 bad usage or a bad spec.
 #pragma once
 
-#include <string>
-
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +51,30 @@ struct BenchArgs {
   bool json = false;
   std::size_t threads = 0;
   std::string journal;   // W4's journal URI; empty: a fresh RocksDB journal in a temporary directory
+  // T3's MCP server (server-everything over stdio), a command line split on spaces.
+  std::string mcp_command = "npx -y @modelcontextprotocol/server-everything@2026.8.31 stdio";
+};
+
+// `loomflow index add|query`: the persistent vector index of the retrieval tool (cmd_index.cpp).
+struct IndexArgs {
+  std::string index;            // --index PATH: the index directory (created by `add`)
+  std::vector<std::string> paths;  // index add: files and directories to chunk, embed and store
+  std::string text;             // index query: the query text
+  std::size_t k = 5;            // index query: how many chunks to return
+  std::string user = "anonymous";  // the UserId partition to add to or query
+  std::string embedder;         // empty: the offline local embedder; else e.g. compat:MODEL, openai:MODEL
+  bool json = false;
+};
+
+// `loomflow mcp tools|call`: talk to one MCP server (cmd_mcp.cpp).
+struct McpArgs {
+  std::vector<std::string> command;  // stdio: the server command and its arguments (after `--`)
+  std::string url;                   // Streamable HTTP: the server's endpoint URL
+  std::vector<std::string> headers;  // extra HTTP headers, "Name: value"
+  std::string tool;                  // mcp call: the tool name
+  std::string args = "{}";           // mcp call: the arguments, a JSON object
+  long timeout_ms = 60000;           // per request
+  bool json = false;
 };
 
 // What specs run by the CLI may name: the built-in models, functions and tools, and every model
@@ -85,5 +109,9 @@ int journal_prune_command(const RunsArgs& args);
 int graph_command(const std::string& spec);
 int ask_command(const AskArgs& args);
 int bench_command(const BenchArgs& args);
+int index_add_command(const IndexArgs& args);
+int index_query_command(const IndexArgs& args);
+int mcp_tools_command(const McpArgs& args);
+int mcp_call_command(const McpArgs& args);
 
 }  // namespace loomflow::cli

@@ -67,12 +67,46 @@ int main(int argc, char** argv) {
   ask_cmd->add_option("--prices", ask.prices, "A JSON price table (USD per million tokens) over the defaults");
 
   BenchArgs bench;
-  auto* bench_cmd = app.add_subcommand("bench", "Run the benchmark workloads W1-W6 and P1 (one JSON line each)");
-  bench_cmd->add_option("--workload,-w", bench.workload, "Only this workload (W1, W1-200nodes, W2, W3, W4, W5, W6, P1)");
+  auto* bench_cmd = app.add_subcommand("bench", "Run the benchmark workloads W1-W6, P1 and T1-T4 (one JSON line each)");
+  bench_cmd->add_option("--workload,-w", bench.workload,
+                        "Only these workloads, comma-separated (W1, W1-200nodes, W2, W3, W4, W5, W6, P1, T1, T2, T3, T4)");
+  bench_cmd->add_option("--mcp-command", bench.mcp_command,
+                        "T3's MCP server command (default: npx -y @modelcontextprotocol/server-everything@2026.8.31 stdio)");
   bench_cmd->add_option("--journal", bench.journal,
                         "W4's journal (rocksdb:PATH, sqlite:PATH, postgres://...; default: a scratch RocksDB journal)");
   bench_cmd->add_flag("--json", bench.json, "Print JSON lines only (default: JSON lines and a summary)");
   bench_cmd->add_option("--threads", bench.threads, "Scheduler threads (default: one per core)");
+
+  IndexArgs index;
+  auto* index_cmd = app.add_subcommand("index", "The vector index of the retrieval tool: add documents, query it");
+  index_cmd->require_subcommand(1);
+  auto* index_add = index_cmd->add_subcommand("add", "Chunk, embed and store files (directories recursively)");
+  index_add->add_option("paths", index.paths, "Files and directories")->required();
+  auto* index_query = index_cmd->add_subcommand("query", "The k chunks nearest to a text");
+  index_query->add_option("text", index.text, "The query text")->required();
+  index_query->add_option("-k", index.k, "How many chunks (default 5)");
+  for (auto* cmd : {index_add, index_query}) {
+    cmd->add_option("--index", index.index, "The index directory")->required();
+    cmd->add_option("--user", index.user, "The user whose partition to use (default: anonymous)");
+    cmd->add_option("--embedder", index.embedder,
+                    "local (default, offline), or an embeddings model: openai:MODEL, compat:MODEL");
+    cmd->add_flag("--json", index.json, "Print JSON");
+  }
+
+  McpArgs mcp;
+  auto* mcp_cmd = app.add_subcommand("mcp", "Talk to an MCP server: list its tools, call one");
+  mcp_cmd->require_subcommand(1);
+  auto* mcp_tools = mcp_cmd->add_subcommand("tools", "List the server's tools (mcp tools -- CMD ARGS... | --url URL)");
+  auto* mcp_call = mcp_cmd->add_subcommand("call", "Call one tool (mcp call --tool NAME --args JSON -- CMD ... | --url URL)");
+  mcp_call->add_option("--tool", mcp.tool, "The tool name")->required();
+  mcp_call->add_option("--args", mcp.args, "The arguments, a JSON object (default {})");
+  for (auto* cmd : {mcp_tools, mcp_call}) {
+    cmd->add_option("--url", mcp.url, "A Streamable HTTP endpoint, e.g. http://127.0.0.1:3001/mcp");
+    cmd->add_option("--header", mcp.headers, "An extra HTTP header, \"Name: value\" (repeatable)");
+    cmd->add_option("--timeout-ms", mcp.timeout_ms, "Per-request timeout (default 60000)");
+    cmd->add_flag("--json", mcp.json, "Print JSON");
+    cmd->add_option("command", mcp.command, "The stdio server command and its arguments, after --");
+  }
 
   try {
     app.parse(argc, argv);
@@ -96,5 +130,9 @@ int main(int argc, char** argv) {
   if (*runs_resume) return runs_resume_command(runs);
   if (*journal_export) return journal_export_command(runs);
   if (*journal_prune) return journal_prune_command(runs);
+  if (*index_add) return index_add_command(index);
+  if (*index_query) return index_query_command(index);
+  if (*mcp_tools) return mcp_tools_command(mcp);
+  if (*mcp_call) return mcp_call_command(mcp);
   return 2;
 }

@@ -58,7 +58,7 @@ Expected<LoadedSpec> Loader::load() {
     return fail("$.loomflow", "expected integer 1 (the format version), got " + describe(**version));
   if (**version != 1)
     return fail("$.loomflow", "unsupported format version " + dump(**version) + " (this loader reads version 1)");
-  if (auto ok = check_fields(root_, "$", {"loomflow", "name", "description", "journal", "agents", "workflows", "workflow"});
+  if (auto ok = check_fields(root_, "$", {"loomflow", "name", "description", "journal", "tool_policy", "agents", "workflows", "workflow"});
       !ok)
     return ok.error();
   auto name_field = required_field(root_, "$", "name");
@@ -81,6 +81,12 @@ Expected<LoadedSpec> Loader::load() {
     if (!known || uri->size() <= std::string_view("sqlite:").size())
       return fail("$.journal", "expected a journal URI: rocksdb:PATH, sqlite:PATH, postgres://... or memory:");
     journal = std::move(*uri);
+  }
+  std::shared_ptr<const ToolPolicy> tool_policy;
+  if (const ojson* p = optional_field(root_, "tool_policy")) {
+    auto policy = ToolPolicy::from_json(nlohmann::json(*p), "$.tool_policy");
+    if (!policy) return policy.error();
+    tool_policy = std::make_shared<const ToolPolicy>(std::move(*policy));
   }
   const ojson empty = ojson::object();
   const ojson* agents = optional_field(root_, "agents");
@@ -131,7 +137,7 @@ Expected<LoadedSpec> Loader::load() {
   if (!main_workflow) return main_workflow.error();
 
   LoadedSpec spec{std::move(*name), std::move(description), std::move(*main_workflow), {}, {}, std::move(models_),
-                  std::move(journal)};
+                  std::move(journal), std::move(tool_policy)};
   for (std::size_t i = 0; i < agents_.size(); ++i) spec.agents.emplace(agent_names_[i], *built_agents_[i]);
   for (std::size_t i = 0; i < workflows_.size(); ++i) spec.workflows.emplace(workflow_names_[i], *built_workflows_[i]);
   return spec;
@@ -143,7 +149,8 @@ Expected<void> Loader::read_agent(const std::string& name, const ojson& json, co
   if (auto ok = check_name(name, path, "agent"); !ok) return ok;
   if (auto ok = expect_type(json, path, "object"); !ok) return ok;
   if (auto ok = check_fields(json, path,
-                             {"instructions", "model", "model_settings", "script", "tools", "max_turns", "output_schema"});
+                             {"instructions", "model", "model_settings", "script", "tools", "mcp_servers", "max_turns",
+                              "output_schema"});
       !ok)
     return ok;
   AgentSpec agent;
@@ -165,6 +172,18 @@ Expected<void> Loader::read_agent(const std::string& name, const ojson& json, co
     if (auto ok = expect_type(*v, path + ".model_settings", "object"); !ok) return ok;
   if (const ojson* v = optional_field(json, "tools"))
     if (auto ok = read_tools(agent, *v, path + ".tools"); !ok) return ok;
+  if (const ojson* v = optional_field(json, "mcp_servers")) {
+    if (auto ok = expect_type(*v, path + ".mcp_servers", "array"); !ok) return ok;
+    if (!env_.mcp_tools)
+      return fail(path + ".mcp_servers", "this host cannot connect MCP servers (SpecEnvironment::mcp_tools is not set)");
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      const std::string server_path = index_path(path + ".mcp_servers", i);
+      if (auto ok = expect_type((*v)[i], server_path, "object"); !ok) return ok;
+      auto tools = env_.mcp_tools(nlohmann::json((*v)[i]), server_path);
+      if (!tools) return tools.error();
+      for (auto& tool : *tools) agent.options.tools.push_back(std::move(tool));
+    }
+  }
   if (const ojson* v = optional_field(json, "max_turns")) {
     auto turns = read_positive_int(*v, path + ".max_turns");
     if (!turns) return turns.error();

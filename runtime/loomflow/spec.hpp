@@ -75,6 +75,7 @@
 #include "loomflow/error.hpp"
 #include "loomflow/provider.hpp"
 #include "loomflow/tool.hpp"
+#include "loomflow/tool_policy.hpp"
 #include "loomflow/workflow.hpp"
 
 namespace loomflow {
@@ -88,6 +89,9 @@ struct SpecEnvironment {
       make_model;
   std::map<std::string, NodeFn> functions;  // for nodes {"type":"function","function":"<name>"}; default: none
   std::map<std::string, Tool> tools;        // for agents' "tools": ["<name>"]; default: none
+  // Connects one entry of an agent's "mcp_servers" (its JSON object, and its JSON path for errors)
+  // and returns the server's tools. Default: none — a spec with MCP servers is then an error.
+  std::function<Expected<std::vector<Tool>>(const nlohmann::json& server, const std::string& json_path)> mcp_tools;
 };
 
 struct LoadedSpec {
@@ -99,6 +103,7 @@ struct LoadedSpec {
   std::vector<std::pair<std::string, Model>> models;  // agent name -> its model, in listed order
                                                       // (the CLI checks scripted models were consumed)
   std::string journal;                                // the spec's "journal" URI (may be empty)
+  std::shared_ptr<const ToolPolicy> tool_policy;      // the spec's "tool_policy" (null when absent)
 };
 
 // Loads a spec from text. `origin` names the source in every error (a file path, or "<inline>").

@@ -93,5 +93,12 @@ Json run_w5(const BenchArgs& args);
 Json run_w4(const BenchArgs& args);
 // Provider overhead on loopback HTTP (workload_provider.cpp).
 Json run_p1(const BenchArgs& args);
+// Tools: in-process dispatch overhead per call (T1), one turn of 100 parallel calls (T2)
+// (workload_tools.cpp); an MCP stdio round trip against server-everything (T3, workload_mcp.cpp);
+// retrieval latency over 100k vectors (T4, workload_retrieval.cpp).
+Json run_t1(const BenchArgs& args);
+Json run_t2(const BenchArgs& args);
+Json run_t3(const BenchArgs& args);
+Json run_t4(const BenchArgs& args);
 
 }  // namespace loomflow::cli::bench

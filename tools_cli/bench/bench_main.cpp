@@ -104,6 +104,10 @@ const std::vector<Workload>& workloads() {
       {"W5", "us_per_turn", bench::run_w5},
       {"W6", "runs_per_sec", bench::run_w6},
       {"P1", "us_per_call", bench::run_p1},
+      {"T1", "us_per_call", bench::run_t1},
+      {"T2", "us_per_turn", bench::run_t2},
+      {"T3", "us_per_call", bench::run_t3},
+      {"T4", "us_per_query", bench::run_t4},
   };
   return all;
 }
@@ -128,15 +132,28 @@ void print_summary(const Workload& w, const Json& line) {
 }  // namespace
 
 int bench_command(const BenchArgs& args) {
-  std::vector<const Workload*> selected;
-  for (const auto& w : workloads())
-    if (args.workload.empty() || same_name(args.workload, w.name)) selected.push_back(&w);
-  if (selected.empty()) {
-    std::string known;
-    for (const auto& w : workloads()) known += (known.empty() ? "" : ", ") + std::string(w.name);
-    std::cerr << "loomflow bench: unknown workload '" << args.workload << "' (known: " << known << ")\n";
-    return 2;
+  // -w takes one name or a comma-separated list; empty runs them all, in the table's order.
+  std::vector<std::string> wanted;
+  for (std::size_t start = 0; start <= args.workload.size() && !args.workload.empty();) {
+    const auto comma = std::min(args.workload.find(',', start), args.workload.size());
+    wanted.push_back(args.workload.substr(start, comma - start));
+    start = comma + 1;
   }
+  std::vector<const Workload*> selected;
+  for (const auto& name : wanted) {
+    const Workload* found = nullptr;
+    for (const auto& w : workloads())
+      if (same_name(name, w.name)) found = &w;
+    if (found == nullptr) {
+      std::string known;
+      for (const auto& w : workloads()) known += (known.empty() ? "" : ", ") + std::string(w.name);
+      std::cerr << "loomflow bench: unknown workload '" << name << "' (known: " << known << ")\n";
+      return 2;
+    }
+    selected.push_back(found);
+  }
+  if (wanted.empty())
+    for (const auto& w : workloads()) selected.push_back(&w);
 
   int status = 0;
   std::vector<Json> lines;

@@ -26,8 +26,10 @@ using Clock = std::chrono::steady_clock;
 struct Transfer {
   HttpClient::CallId id = 0;
   HttpRequest request;
+  HttpClient::OnHead on_head;
   HttpClient::OnData on_data;
   HttpClient::OnDone on_done;
+  bool head_delivered = false;
   CURL* easy = nullptr;
   curl_slist* header_list = nullptr;
   HttpResponse response;
@@ -71,6 +73,10 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const std::string_view bytes(data, size * count);
   if (t->streaming()) {
+    if (!t->head_delivered) {
+      t->head_delivered = true;
+      if (t->on_head) t->on_head(t->response);
+    }
     if (!t->on_data(bytes)) {
       t->aborted_by_consumer = true;
       return 0;  // makes libcurl end the transfer with CURLE_WRITE_ERROR
@@ -258,9 +264,14 @@ HttpClient::~HttpClient() {
 }
 
 HttpClient::CallId HttpClient::send(HttpRequest request, OnData on_data, OnDone on_done) {
+  return send(std::move(request), OnHead{}, std::move(on_data), std::move(on_done));
+}
+
+HttpClient::CallId HttpClient::send(HttpRequest request, OnHead on_head, OnData on_data, OnDone on_done) {
   auto t = std::make_unique<Transfer>();
   t->id = impl_->next_id++;
   t->request = std::move(request);
+  t->on_head = std::move(on_head);
   t->on_data = std::move(on_data);
   t->on_done = std::move(on_done);
   const CallId id = t->id;

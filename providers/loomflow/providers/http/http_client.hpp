@@ -48,6 +48,9 @@ class HttpClient {
   using CallId = std::uint64_t;
   // Body bytes of a 2xx response, as they arrive. Return false to abort the call.
   using OnData = std::function<bool(std::string_view)>;
+  // The status and headers of a 2xx response whose body is streamed, once, before its first body
+  // bytes reach OnData (`body` is empty). For protocols whose headers matter mid-stream (MCP's session id).
+  using OnHead = std::function<void(const HttpResponse&)>;
   // The outcome, exactly once. Transport failures (refused, reset, timed out) are `unavailable`
   // errors naming the URL and what happened; a cancelled call ends with `cancelled`.
   using OnDone = std::function<void(Expected<HttpResponse>)>;
@@ -60,6 +63,7 @@ class HttpClient {
 
   // Starts a call. `on_data` may be empty: then the whole body is in the response.
   CallId send(HttpRequest request, OnData on_data, OnDone on_done);
+  CallId send(HttpRequest request, OnHead on_head, OnData on_data, OnDone on_done);
   // Ends a call early; its OnDone runs with `cancelled` unless it already finished.
   void cancel(CallId id);
   // Runs `fn` on the I/O thread after `delay` (retry back-off without holding any thread).
