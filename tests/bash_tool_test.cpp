@@ -16,6 +16,7 @@
 
 #include "loomflow/detail/definitions.hpp"
 #include "loomflow/tools/sandbox/bash.hpp"
+#include "scratch.hpp"
 
 using namespace loomflow;
 using loomflow::tools::BashOptions;
@@ -24,20 +25,8 @@ using nlohmann::json;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/loomflow-sandbox-bash-XXXXXX";
-    path_ = fs::canonical(mkdtemp(pattern));
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+struct TempDir : loomflow::testing::TempDir {
+  TempDir() : loomflow::testing::TempDir("loomflow-sandbox-bash") {}
 };
 
 // Processes whose command line contains `marker` (the unique argument of a test's sleeps).

@@ -13,43 +13,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scratch.hpp"
+
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using Outcome = loomflow::testing::CliOutcome;
+using loomflow::testing::execute;
 
-std::string quote_arg(const std::string& arg) {
-  std::string q = "'";
-  for (char c : arg) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Runs `program` with `args`, capturing stdout and stderr separately.
-Outcome execute(const std::string& program, const std::vector<std::string>& args) {
-  static int counter = 0;
-  auto err_path = std::filesystem::temp_directory_path() /
-                  ("loomflow-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".err");
-  std::string command = quote_arg(program);
-  for (const auto& a : args) command += " " + quote_arg(a);
-  command += " 2>" + quote_arg(err_path.string());
-  Outcome outcome;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return outcome;
-  std::array<char, 4096> buffer{};
-  std::size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) outcome.out.append(buffer.data(), n);
-  int raw = ::pclose(pipe);
-  outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream err(err_path);
-  outcome.err.assign(std::istreambuf_iterator<char>(err), {});
-  std::filesystem::remove(err_path);
-  return outcome;
-}
-
-Outcome loomflow(const std::vector<std::string>& args) { return execute(LOOMFLOW_CLI, args); }
+Outcome cli(const std::vector<std::string>& args) { return execute(LOOMFLOW_CLI, args); }
 
 const std::string kSupport = std::string(LOOMFLOW_SOURCE_DIR) + "/tools_cli/examples/support.json";
 
@@ -65,28 +36,28 @@ const char* kMinimalWorkflow = R"("workflow": {"nodes": {"a": {"type": "template
 }  // namespace
 
 TEST(Cli, VersionPrintsTheVersionAndSucceeds) {
-  auto r = loomflow({"--version"});
+  auto r = cli({"--version"});
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("loomflow 0.1.0"), std::string::npos) << r.out;
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
   for (const char* sub : {"run", "graph", "bench"}) {
-    auto r = loomflow({sub, "--help"});
+    auto r = cli({sub, "--help"});
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;
   }
 }
 
 TEST(Cli, TheSupportExampleRoutesADoubleChargeToBilling) {
-  auto r = loomflow({"run", kSupport, "--input", "My card was charged twice.", "--user", "alice"});
+  auto r = cli({"run", kSupport, "--input", "My card was charged twice.", "--user", "alice"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("double charge"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("visited: classify → route_billing"), std::string::npos) << r.out;
 }
 
 TEST(Cli, TheSupportExampleRoutesATechQuestionToTech) {
-  auto r = loomflow({"run", kSupport, "--input", "The app shows an error at login", "--json"});
+  auto r = cli({"run", kSupport, "--input", "The app shows an error at login", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["visited"], nlohmann::json::array({"classify", "route_tech"}));
@@ -94,7 +65,7 @@ TEST(Cli, TheSupportExampleRoutesATechQuestionToTech) {
 }
 
 TEST(Cli, JsonOutputCarriesOutputVisitedUsageUserAndSession) {
-  auto r = loomflow({"run", kSupport, "--input", "My card was charged twice.", "--user", "alice", "--session", "s-42", "--json"});
+  auto r = cli({"run", kSupport, "--input", "My card was charged twice.", "--user", "alice", "--session", "s-42", "--json"});
   ASSERT_EQ(r.status, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["visited"], nlohmann::json::array({"classify", "route_billing"}));
@@ -110,7 +81,7 @@ TEST(Cli, JsonOutputCarriesOutputVisitedUsageUserAndSession) {
 }
 
 TEST(Cli, GraphPrintsAMermaidFlowchart) {
-  auto r = loomflow({"graph", kSupport});
+  auto r = cli({"graph", kSupport});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out.rfind("flowchart TD", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("n_classify -- \"billing\" --> n_route_billing"), std::string::npos) << r.out;
@@ -118,7 +89,7 @@ TEST(Cli, GraphPrintsAMermaidFlowchart) {
 
 TEST(Cli, MalformedJsonExitsWithStatusTwoNamingFileLineAndColumn) {
   auto path = spec_file("malformed", "{\n  \"loomflow\": 1,\n  \"name\": \n}");
-  auto r = loomflow({"run", path, "--input", "x"});
+  auto r = cli({"run", path, "--input", "x"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find(path + ":4:1: malformed JSON"), std::string::npos) << r.err;
 }
@@ -126,7 +97,7 @@ TEST(Cli, MalformedJsonExitsWithStatusTwoNamingFileLineAndColumn) {
 TEST(Cli, AnEdgeToNowhereExitsWithStatusTwoNamingTheJsonPath) {
   auto path = spec_file("edge", R"({"loomflow": 1, "name": "w", "workflow": {"nodes": {"a": {"type": "template", "template": "x"}},
     "edges": [{"from": "a", "to": "nowhere"}]}})");
-  auto r = loomflow({"run", path, "--input", "x"});
+  auto r = cli({"run", path, "--input", "x"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find(path + ": $.workflow.edges[0].to"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("nowhere"), std::string::npos) << r.err;
@@ -135,7 +106,7 @@ TEST(Cli, AnEdgeToNowhereExitsWithStatusTwoNamingTheJsonPath) {
 TEST(Cli, AnUnknownNodeInARouterExitsWithStatusTwo) {
   auto path = spec_file("router", R"({"loomflow": 1, "name": "w", "workflow": {"nodes": {"a": {"type": "template", "template": "x"}},
     "routers": [{"from": "a", "routes": {"x": "ghost"}}]}})");
-  auto r = loomflow({"graph", path});
+  auto r = cli({"graph", path});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("$.workflow.routers[0].routes.x"), std::string::npos) << r.err;
 }
@@ -143,7 +114,7 @@ TEST(Cli, AnUnknownNodeInARouterExitsWithStatusTwo) {
 TEST(Cli, ARouterLabelWithoutTargetExitsWithStatusTwo) {
   auto path = spec_file("label", R"({"loomflow": 1, "name": "w", "workflow": {"nodes": {"a": {"type": "template", "template": "x"}},
     "routers": [{"from": "a", "routes": {"x": ""}}]}})");
-  auto r = loomflow({"run", path, "--input", "x"});
+  auto r = cli({"run", path, "--input", "x"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("$.workflow.routers[0].routes.x"), std::string::npos) << r.err;
 }
@@ -151,7 +122,7 @@ TEST(Cli, ARouterLabelWithoutTargetExitsWithStatusTwo) {
 TEST(Cli, AnUnreachableNodeExitsWithStatusTwo) {
   auto path = spec_file("unreachable", R"({"loomflow": 1, "name": "w", "workflow": {"nodes": {
     "a": {"type": "template", "template": "x"}, "orphan": {"type": "template", "template": "y"}}}})");
-  auto r = loomflow({"run", path, "--input", "x"});
+  auto r = cli({"run", path, "--input", "x"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("$.workflow.nodes.orphan"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("unreachable"), std::string::npos) << r.err;
@@ -160,19 +131,19 @@ TEST(Cli, AnUnreachableNodeExitsWithStatusTwo) {
 TEST(Cli, AWrongTypeExitsWithStatusTwoNamingExpectedAndActual) {
   auto path = spec_file("type", std::string(R"({"loomflow": 1, "name": "w", "agents": {"x": {"model": "echo", "max_turns": "3"}}, )") +
                                     kMinimalWorkflow + "}");
-  auto r = loomflow({"run", path, "--input", "x"});
+  auto r = cli({"run", path, "--input", "x"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("$.agents.x.max_turns"), std::string::npos) << r.err;
 }
 
 TEST(Cli, AMissingSpecFileExitsWithStatusTwo) {
-  auto r = loomflow({"run", "/nonexistent/spec.json", "--input", "x"});
+  auto r = cli({"run", "/nonexistent/spec.json", "--input", "x"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("/nonexistent/spec.json"), std::string::npos) << r.err;
 }
 
 TEST(Cli, AMissingRequiredOptionExitsWithStatusTwo) {
-  auto r = loomflow({"run", kSupport});
+  auto r = cli({"run", kSupport});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("--input"), std::string::npos) << r.err;
 }
@@ -181,7 +152,7 @@ TEST(Cli, AnUnknownRouteLabelAtRunTimeExitsWithStatusOneNamingTheLabels) {
   auto path = spec_file("runtime-label", R"({"loomflow": 1, "name": "w", "workflow": {"nodes": {
       "a": {"type": "template", "template": "refund"}, "b": {"type": "template", "template": "b"}},
     "routers": [{"from": "a", "routes": {"billing": "b"}}]}})");
-  auto r = loomflow({"run", path, "--input", "x", "--json"});
+  auto r = cli({"run", path, "--input", "x", "--json"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("unknown label 'refund' (known labels: billing)"), std::string::npos) << r.err;
   auto j = nlohmann::json::parse(r.out);
@@ -189,14 +160,14 @@ TEST(Cli, AnUnknownRouteLabelAtRunTimeExitsWithStatusOneNamingTheLabels) {
 }
 
 TEST(Cli, BenchRejectsAnUnknownWorkload) {
-  auto r = loomflow({"bench", "--workload", "W99"});
+  auto r = cli({"bench", "--workload", "W99"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("W99"), std::string::npos) << r.err;
 }
 
 TEST(Cli, BenchJsonPrintsOneLinePerWorkloadWithItsMetricAndTarget) {
   // T3 needs an MCP server and T4 builds a 100k-vector index: they have tests of their own.
-  auto r = loomflow({"bench", "--json", "-w", "W1,W1-200nodes,W2,W3,W4,W5,W6,P1,T1,T2"});
+  auto r = cli({"bench", "--json", "-w", "W1,W1-200nodes,W2,W3,W4,W5,W6,P1,T1,T2"});
   ASSERT_EQ(r.status, 0) << r.err << r.out;
   std::map<std::string, std::string> metric = {{"W1", "us_per_step"}, {"W1-200nodes", "us_per_step"},
                                                {"W2", "us_per_run"},  {"W3", "us_per_iter"}, {"W4", "us_per_step"},

@@ -27,6 +27,13 @@ std::unique_ptr<HttpPeer> scripted_http(std::vector<std::string> extra = {}) {
   return std::make_unique<HttpPeer>(args);
 }
 
+mcp::ServerOptions over_http(const HttpPeer& peer) {
+  mcp::ServerOptions options;
+  options.name = "scripted";
+  options.transport = mcp::HttpServer{peer.url(), {}};
+  return options;
+}
+
 std::shared_ptr<mcp::Client> connect(mcp::ServerOptions options) {
   auto client = mcp::Client::connect(std::move(options));
   EXPECT_TRUE(client) << client.error().describe();
@@ -190,9 +197,7 @@ TEST(McpProtocolHttp, JsonResponsesSessionHeadersAndDeleteOnClose) {
   LOOMFLOW_REQUIRE_MCP_PEERS();
   auto peer = scripted_http();
   ASSERT_TRUE(peer->running());
-  mcp::ServerOptions options;
-  options.name = "scripted";
-  options.transport = mcp::HttpServer{peer->url(), {}};
+  const auto options = over_http(*peer);
   {
     auto client = connect(options);
     ASSERT_TRUE(client);
@@ -210,9 +215,7 @@ TEST(McpProtocolHttp, AForgottenSessionIsInitializedAgain) {
   LOOMFLOW_REQUIRE_MCP_PEERS();
   auto peer = scripted_http();
   ASSERT_TRUE(peer->running());
-  mcp::ServerOptions options;
-  options.name = "scripted";
-  options.transport = mcp::HttpServer{peer->url(), {}};
+  const auto options = over_http(*peer);
   auto client = connect(options);
   ASSERT_TRUE(client);
   ASSERT_TRUE(client->call_tool("forget-session", json::object()));
@@ -228,9 +231,7 @@ TEST(McpProtocolHttp, ServerRequestsOnTheResponseStreamAreAnswered) {
   LOOMFLOW_REQUIRE_MCP_PEERS();
   auto peer = scripted_http();
   ASSERT_TRUE(peer->running());
-  mcp::ServerOptions options;
-  options.name = "scripted";
-  options.transport = mcp::HttpServer{peer->url(), {}};
+  const auto options = over_http(*peer);
   auto client = connect(options);
   ASSERT_TRUE(client);
   auto reply = text_json(client->call_tool("ask-client", json::object()));

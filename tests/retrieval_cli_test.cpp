@@ -13,43 +13,15 @@
 #include <nlohmann/json.hpp>
 
 #include "loopback_server.hpp"
+#include "scratch.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using Outcome = loomflow::testing::CliOutcome;
 
-std::string quote_arg(const std::string& arg) {
-  std::string q = "'";
-  for (char c : arg) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-Outcome run_cli(const std::vector<std::string>& args) {
-  static int counter = 0;
-  const auto err_path = fs::temp_directory_path() /
-                        ("loomflow-retrieval-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".err");
-  std::string command = quote_arg(LOOMFLOW_CLI);
-  for (const auto& a : args) command += " " + quote_arg(a);
-  command += " 2>" + quote_arg(err_path.string());
-  Outcome outcome;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return outcome;
-  std::array<char, 4096> buffer{};
-  std::size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) outcome.out.append(buffer.data(), n);
-  const int raw = ::pclose(pipe);
-  outcome.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  std::ifstream err(err_path);
-  outcome.err.assign(std::istreambuf_iterator<char>(err), {});
-  fs::remove(err_path);
-  return outcome;
-}
+Outcome run_cli(const std::vector<std::string>& args) { return loomflow::testing::execute(LOOMFLOW_CLI, args); }
 
 struct Workspace {
   fs::path root;

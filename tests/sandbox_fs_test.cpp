@@ -20,6 +20,7 @@
 #include "loomflow/tools/sandbox/confined_path.hpp"
 #include "loomflow/tools/sandbox/filesystem.hpp"
 #include "test_support.hpp"
+#include "scratch.hpp"
 
 using namespace loomflow;
 using loomflow::tools::FilesystemOptions;
@@ -28,21 +29,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under /tmp, removed (links not followed) at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/loomflow-sandbox-fs-XXXXXX";
-    path_ = fs::canonical(mkdtemp(pattern));
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+struct TempDir : loomflow::testing::TempDir {
+  TempDir() : loomflow::testing::TempDir("loomflow-sandbox-fs") {}
 };
 
 void write(const fs::path& path, const std::string& content) {

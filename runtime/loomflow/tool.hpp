@@ -56,6 +56,8 @@ struct ToolOptions {
 class Tool {
  public:
   // `parameters_schema` is the JSON Schema of the arguments object; empty means `{"type":"object"}`.
+  // In an agent run the arguments are validated against it before `fn` runs: a violation goes back
+  // to the model as a tool error naming the JSON path, and `fn` never sees it.
   // Fails when the name is not [A-Za-z0-9_-]{1,64} or the schema is not valid JSON Schema.
   static Expected<Tool> function(std::string name, std::string description, std::string parameters_schema,
                                  ToolFn fn, ToolOptions options = {});

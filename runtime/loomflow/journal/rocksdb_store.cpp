@@ -14,6 +14,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "loomflow/detail/big_endian.hpp"
 #include "loomflow/journal/backends.hpp"
 #include "loomflow/journal/history.hpp"
 #include "loomflow/journal/record_codec.hpp"
@@ -22,20 +23,8 @@ namespace loomflow::journal {
 
 namespace {
 
-std::string be64(std::uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
-    v >>= 8;
-  }
-  return out;
-}
-
-std::uint64_t read_be64(std::string_view s) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
-  return v;
-}
+using detail::be64;
+using detail::read_be64;
 
 std::string session_key(const std::string& session) { return "m" + session; }
 std::string steps_prefix(const std::string& session) { return "s" + session + std::string(1, '\0'); }

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "loomflow/detail/big_endian.hpp"
 #include "loomflow/error.hpp"
 
 namespace loomflow::retrieval::internal {
@@ -23,8 +24,8 @@ namespace loomflow::retrieval::internal {
 inline constexpr std::uint32_t kFormatVersion = 1;
 inline constexpr const char* kMetaKey = "meta";
 
-std::string be64(std::uint64_t v);
-std::uint64_t read_be64(std::string_view s);  // the first 8 bytes of s
+using loomflow::detail::be64;
+using loomflow::detail::read_be64;
 std::string hex(std::string_view bytes);
 
 std::string user_prefix(const std::string& user);  // "u" <hex> "/"
