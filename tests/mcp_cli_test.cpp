@@ -1,6 +1,8 @@
 // `loomflow mcp tools|call` against the real server-everything, over stdio and Streamable HTTP.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "mcp_peers.hpp"
@@ -85,4 +87,18 @@ TEST(McpCli, AServerThatCannotStartIsAnErrorNamingIt) {
   auto r = execute(LOOMFLOW_CLI, {"mcp", "tools", "--", "/nonexistent/server"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("cannot start '/nonexistent/server'"), std::string::npos) << r.err;
+}
+
+TEST(McpCli, GraphDrawsASpecWithoutStartingItsMcpServers) {
+  loomflow::testing::TempDir dir("loomflow-mcp-graph");
+  const auto spec = dir.path() / "spec.json";
+  std::ofstream(spec) << R"({"loomflow": 1, "name": "g",
+    "agents": {"a": {"model": "echo", "mcp_servers": [{"name": "ghost", "command": ["/nonexistent/server"]}]}},
+    "workflow": {"nodes": {"a": {"type": "agent", "agent": "a"}}}})";
+  auto r = execute(LOOMFLOW_CLI, {"graph", spec.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("flowchart"), std::string::npos) << r.out;
+  auto run = execute(LOOMFLOW_CLI, {"run", spec.string(), "--input", "hi"});
+  EXPECT_EQ(run.status, 2);  // running it must start the server, which cannot start
+  EXPECT_NE(run.err.find("$.agents.a.mcp_servers[0]: MCP server 'ghost'"), std::string::npos) << run.err;
 }

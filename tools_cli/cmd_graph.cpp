@@ -5,7 +5,12 @@
 namespace loomflow::cli {
 
 int graph_command(const std::string& spec_path) {
-  auto spec = load_spec_file(spec_path, cli_environment());
+  // Drawing needs no tools: MCP servers are not started (their agents get no MCP tools here).
+  auto env = cli_environment();
+  env.mcp_tools = [](const nlohmann::json&, const std::string&) -> Expected<std::vector<Tool>> {
+    return std::vector<Tool>{};
+  };
+  auto spec = load_spec_file(spec_path, env);
   if (!spec) {
     std::cerr << "loomflow graph: " << spec.error().message << "\n";
     return 2;
