@@ -5,6 +5,12 @@
 #include <mutex>
 #include <thread>
 
+// hnswlib 0.6.2's SSE search prefetches the entry one past the end of a neighbour list, a 4-byte
+// read beyond the upper levels' allocations: harmless (only a prefetch address), but AddressSanitizer
+// rightly reports it, so sanitizer builds use hnswlib's plain (unprefetched) code path.
+#if defined(__SANITIZE_ADDRESS__) && !defined(NO_MANUAL_VECTORIZATION)
+#define NO_MANUAL_VECTORIZATION
+#endif
 #include <hnswlib/hnswlib.h>
 
 namespace loomflow::retrieval::internal {
