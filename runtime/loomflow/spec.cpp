@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "loomflow/detail/spec_reader.hpp"
+#include "loomflow/detail/utf8.hpp"
 #include "loomflow/json_schema.hpp"
 
 namespace loomflow {
@@ -370,28 +371,8 @@ Expected<void> check_nesting(const ojson& root) {
 }
 
 // nlohmann quotes the raw bytes it last read, which may be invalid UTF-8; an error message must stay
-// valid text (it may be dumped as JSON later), so invalid bytes become U+FFFD.
-std::string valid_utf8(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size();) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    const std::size_t length = byte < 0x80           ? 1
-                               : (byte >> 5) == 0x6  ? 2
-                               : (byte >> 4) == 0xE  ? 3
-                               : (byte >> 3) == 0x1E ? 4
-                                                     : 0;
-    bool ok = length != 0 && i + length <= text.size();
-    for (std::size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    if (ok) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
+// valid text (it may be dumped as JSON later).
+using detail::valid_utf8;
 
 // "<origin>:<line>:<column>: malformed JSON: <what>", the position computed from nlohmann's byte count.
 Error malformed(std::string_view text, const std::string& origin, const nlohmann::json::parse_error& e) {

@@ -6,13 +6,15 @@
 #include <string>
 #include <string_view>
 
+#include "loomflow/detail/utf8.hpp"
+
 namespace loomflow::tools::sandbox {
 
 // True when the first 8 KiB contain a NUL byte.
 bool looks_binary(std::string_view head) noexcept;
 
 // `text` with every invalid UTF-8 sequence replaced by U+FFFD.
-std::string valid_utf8(std::string_view text);
+using loomflow::detail::valid_utf8;
 
 // The largest prefix of `text` no longer than `max` that does not split a UTF-8 sequence.
 std::size_t utf8_cut(std::string_view text, std::size_t max) noexcept;
