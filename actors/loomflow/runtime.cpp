@@ -9,8 +9,10 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 
 #include "loomflow/actors/directory.hpp"
+#include "loomflow/actors/event_channel.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/type_registry.hpp"
 
@@ -118,17 +120,53 @@ struct Runtime::Impl {
     return SessionId{std::move(id)};
   }
 
+  // A streamed run's last events: `error` when it failed, then run_finished; then the end.
+  static std::vector<RunEvent> end_events(const std::string& target, const actors::node_result& r,
+                                          std::uint64_t started_us) {
+    std::vector<RunEvent> events;
+    if (r.failed()) {
+      RunEvent error;
+      error.kind = EventKind::error;
+      error.name = target;
+      error.text = r.error.message;
+      error.data = nlohmann::json{{"code", std::string(to_string(r.error.code))}}.dump();
+      events.push_back(std::move(error));
+    }
+    RunEvent finished;
+    finished.kind = EventKind::run_finished;
+    finished.name = target;
+    finished.ok = !r.failed();
+    finished.text = r.failed() ? std::string() : r.output;
+    finished.usage = r.usage;
+    finished.duration_us = actors::now_us() - started_us;
+    events.push_back(std::move(finished));
+    return events;
+  }
+
   template <class Spawn>
-  RunHandle launch(Spawn spawn, std::string target, std::string root_step, std::string input, RunOptions options) {
+  RunHandle launch(Spawn spawn, std::string target, std::string root_step, std::string input, RunOptions options,
+                   std::shared_ptr<actors::EventChannel> events = nullptr) {
     auto state = std::make_shared<detail::RunState>();
     state->user_id = std::move(options.user_id);
     state->session_id = options.session_id.empty() ? fresh_session() : std::move(options.session_id);
-    actors::run_context ctx{state->user_id, state->session_id, {}, {}, {}};
+    actors::run_context ctx{state->user_id, state->session_id, {}, {}, {}, events};
+    if (events) {
+      RunEvent started;
+      started.kind = EventKind::run_started;
+      started.name = target;
+      events->push(std::move(started));
+    }
     // The completion keeps the state alive until the run ends, whether or not a handle is kept.
-    auto actor = spawn([this, state, journal = journal](actors::node_result&& r) {
+    auto actor = spawn([this, state, journal = journal, events, target, started = actors::now_us()](
+                           actors::node_result&& r) {
       forget(state.get());
       if (journal) caf::anon_send(journal, actors::journal_finish{outcome(state->session_id, r)});
+      // The result is final before the stream says so: a consumer that read run_finished can wait() at once.
+      auto end = events ? end_events(target, r, started) : std::vector<RunEvent>{};
       state->complete(std::move(r));
+      if (!events) return;
+      for (auto& event : end) events->push(std::move(event));
+      events->close();
     });
     {
       std::lock_guard<std::mutex> guard(state->mutex);
@@ -213,6 +251,27 @@ RunHandle Runtime::start(const Workflow& workflow, std::string input, RunOptions
   return impl_->launch(
       [&](actors::RunCompletion done) { return actors::spawn_coordinator(impl_->system, wf, compiled, std::move(done)); },
       workflow.name(), std::string(), std::move(input), std::move(options));
+}
+
+EventStream Runtime::stream(const Workflow& workflow, std::string input, RunOptions options,
+                            StreamOptions stream_options) {
+  auto compiled = impl_->directory.workflow(workflow.shared_impl());
+  auto wf = workflow.shared_impl();
+  auto events = std::make_shared<actors::EventChannel>(stream_options.buffer_events);
+  auto handle = impl_->launch(
+      [&](actors::RunCompletion done) { return actors::spawn_coordinator(impl_->system, wf, compiled, std::move(done)); },
+      workflow.name(), std::string(), std::move(input), std::move(options), events);
+  return EventStream(events, std::make_shared<const RunHandle>(std::move(handle)), stream_options.on_abandon);
+}
+
+EventStream Runtime::stream(const Agent& agent, std::string input, RunOptions options, StreamOptions stream_options) {
+  auto compiled = impl_->directory.agent(agent.shared_impl());
+  auto impl = agent.shared_impl();
+  auto events = std::make_shared<actors::EventChannel>(stream_options.buffer_events);
+  auto handle = impl_->launch(
+      [&](actors::RunCompletion done) { return actors::spawn_agent_run(impl_->system, impl, compiled, std::move(done)); },
+      agent.name(), agent.name(), std::move(input), std::move(options), events);
+  return EventStream(events, std::make_shared<const RunHandle>(std::move(handle)), stream_options.on_abandon);
 }
 
 RunHandle Runtime::start(const Agent& agent, std::string input, RunOptions options) {

@@ -19,6 +19,7 @@
 
 #include "loomflow/agent.hpp"
 #include "loomflow/error.hpp"
+#include "loomflow/event_stream.hpp"
 #include "loomflow/journal.hpp"
 #include "loomflow/tool_policy.hpp"
 #include "loomflow/run.hpp"
@@ -81,6 +82,14 @@ class Runtime {
   Expected<RunResult> run(const Agent& agent, std::string input, RunOptions options = {}) {
     return start(agent, std::move(input), std::move(options)).take();
   }
+
+  // Starts a run like start(), reporting its events as they happen (see event_stream.hpp): nodes
+  // entered and left, model text as it is generated, tool calls, structured output, errors — those of
+  // nested agents and sub-workflows included, tagged with their step.
+  EventStream stream(const Workflow& workflow, std::string input, RunOptions options = {},
+                     StreamOptions stream_options = {});
+  EventStream stream(const Agent& agent, std::string input, RunOptions options = {},
+                     StreamOptions stream_options = {});
 
   std::size_t worker_threads() const noexcept;
 

@@ -29,6 +29,20 @@ struct ToolSpec {
   friend bool operator==(const ToolSpec&, const ToolSpec&) = default;
 };
 
+// Where a provider sends an answer's text while it is generated, when the run is streamed
+// (Runtime::stream). Flow control: while congested() is true the consumer is behind, and a provider
+// reading a stream should stop reading — its socket fills and the model server slows down — until
+// the function given to when_ready() runs. Implementations are thread-safe.
+class TextSink {
+ public:
+  virtual ~TextSink() = default;
+  // One piece of the answer's text, in order. Any thread; must be quick.
+  virtual void on_text(std::string_view delta) = 0;
+  virtual bool congested() = 0;
+  // `resume` runs once, from any thread (at once when no longer congested).
+  virtual void when_ready(std::function<void()> resume) = 0;
+};
+
 struct ModelRequest {
   std::string model;               // model name as the provider knows it
   std::string agent;               // the calling agent's name
@@ -37,6 +51,9 @@ struct ModelRequest {
   Conversation messages;           // instructions (as a system message) first, then the conversation
   std::vector<ToolSpec> tools;
   std::string output_schema;       // JSON Schema text the final answer must match; empty = free text
+  // Set when the run is streamed: a provider that can stream should, and report text here. Null:
+  // nobody listens. Local to the process (not part of the message that crosses nodes).
+  std::shared_ptr<TextSink> text_sink;
 };
 
 struct ModelResponse {

@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "loomflow/actors/event_channel.hpp"
 #include "loomflow/actors/journaling.hpp"
 #include "loomflow/actors/run_scope.hpp"
 #include "loomflow/actors/spawn.hpp"
@@ -35,6 +36,7 @@ struct AgentRunState {
   std::deque<std::pair<std::size_t, std::size_t>> sequential_queue;  // (call, tool) waiting their turn
   std::size_t sequential_running = kNone;                            // the sequential call in flight
   std::string model_call_in_flight;  // its call_id, so an early end can cancel it
+  std::shared_ptr<ModelTextSink> text_sink;  // a streamed run: the current model call's text
 
   static inline const char* name = "loomflow.agent_run";
 };
@@ -124,6 +126,8 @@ void take_tool_result(self_ptr self, std::size_t k, const std::string& step, con
   if (r.is_error) st.result.usage.tool_errors += 1;
   st.result.trace.push_back(TraceStep{step, StepKind::tool, name, !r.is_error, r.content.substr(0, 200),
                                       now_us() - started, {}, replayed});
+  emit_tool_finished(st.ctx, step, st.conversation.back().tool_calls[k], !r.is_error, r.content, now_us() - started,
+                     replayed);
   st.tool_results[k] = std::move(r);
   if (st.sequential_running == k) {
     st.sequential_running = kNone;
@@ -275,6 +279,7 @@ void answer_at_once(self_ptr self, std::size_t k, const std::string& prefix, con
   st.result.usage.tool_errors += 1;
   TraceStep step{prefix + "/tool-" + std::to_string(k), StepKind::tool, name, false, r.content, 0, {}};
   step.denied = denied;
+  emit_tool_finished(st.ctx, step.step_name, st.conversation.back().tool_calls[k], false, r.content, 0, false);
   st.result.trace.push_back(std::move(step));
   --st.tools_pending;
 }
@@ -290,6 +295,7 @@ void dispatch_tools(self_ptr self) {
   const std::string prefix = turn_prefix(st);
   for (std::size_t k = 0; k < calls.size(); ++k) {
     st.result.usage.tool_calls += 1;
+    emit_tool_started(st.ctx, prefix + "/tool-" + std::to_string(k), calls[k]);
     auto found = st.agent->tool_index.find(calls[k].name);
     if (found == st.agent->tool_index.end()) {
       std::string known;
@@ -312,6 +318,20 @@ void dispatch_tools(self_ptr self) {
   if (st.tools_pending == 0) finish_tools(self);  // every call named an unknown tool
 }
 
+// A streamed run gets the model's text as it is generated; a provider that did not stream it (or a
+// replayed answer) reports it here, whole.
+void report_text(AgentRunState& st, const std::string& step, const std::string& text, bool replayed) {
+  auto sink = std::exchange(st.text_sink, nullptr);
+  if (!st.ctx.events || text.empty() || (sink && sink->delivered() && !replayed)) return;
+  RunEvent event;
+  event.kind = EventKind::text_delta;
+  event.path = step;
+  event.name = st.agent->options.name;
+  event.text = text;
+  event.replayed = replayed;
+  st.ctx.events->push(std::move(event));
+}
+
 // The model answered (or its recorded answer was replayed): a final answer, tool calls, or an error.
 void take_model_result(self_ptr self, const std::string& step, std::uint64_t started, model_result& r, bool replayed) {
   auto& st = self->state;
@@ -331,6 +351,7 @@ void take_model_result(self_ptr self, const std::string& step, std::uint64_t sta
     return;
   }
   const bool cut_off = r.response.finish_reason == "length";
+  report_text(st, step, r.response.message.content, replayed);
   st.conversation.push_back(std::move(r.response.message));
   if (!st.conversation.back().tool_calls.empty()) {
     dispatch_tools(self);
@@ -346,6 +367,14 @@ void take_model_result(self_ptr self, const std::string& step, std::uint64_t sta
   if (auto ok = check_output(st, answer); !ok) {
     finish(self, ok.error(), {});
     return;
+  }
+  if (st.ctx.events && !st.agent->options.output_schema.empty()) {
+    RunEvent event;
+    event.kind = EventKind::structured_output;
+    event.path = st.step;
+    event.name = st.agent->options.name;
+    event.data = answer;
+    st.ctx.events->push(std::move(event));
   }
   finish(self, Error{ErrorCode::ok, {}}, std::move(answer));
 }
@@ -403,7 +432,11 @@ void next_turn(self_ptr self) {
   ++st.turn;
   std::string step = turn_prefix(st) + "/model";
   ModelRequest request{opts.model.name, opts.name, step, st.ctx.session_id.str() + "/" + step, st.conversation,
-                       st.agent->tool_specs, opts.output_schema};
+                       st.agent->tool_specs, opts.output_schema, nullptr};
+  if (st.ctx.events) {
+    st.text_sink = std::make_shared<ModelTextSink>(st.ctx.events, step, opts.name);
+    request.text_sink = st.text_sink;
+  }
   if (!journaled(st.ctx)) {
     call_model(self, std::move(step), std::move(request), 0);
     return;

@@ -114,18 +114,23 @@ using model_cancel_atom = caf::atom_constant<caf::atom("lf_mcancel")>;
 using fail_atom = caf::atom_constant<caf::atom("lf_fail")>;          // end a run with an Error
 using journal_stop_atom = caf::atom_constant<caf::atom("lf_jstop")>;
 
+class EventChannel;
+
 // Who a run is for and which actor roots it; carried by every message of the run. Per-run actors
 // nested in the run (agent runs, sub-workflow coordinators) monitor `root`, so cancelling or
 // failing the run stops them too, on whatever node they live.
 // With a journal, `journal` is the store's journal actor (every step is committed there before its
 // result is used) and `replay` the run's replay actor when the session has history (asked before
 // every step); both are empty otherwise.
+// A streamed run's `events` is the buffer its consumer reads (see event_channel.hpp); empty when
+// nobody streams. It stays in the process: it is not part of the serialised message.
 struct run_context {
   UserId user_id;
   SessionId session_id;
   caf::actor root;     // the top-level run's actor; empty until the run starts
   caf::actor journal;  // a journal_actor, or empty: the run is not journaled
   caf::actor replay;   // a replay_actor, or empty: nothing to replay
+  std::shared_ptr<EventChannel> events;
 };
 
 // Run one node visit (or a whole workflow/agent, for coordinators and agent actors).

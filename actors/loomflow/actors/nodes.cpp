@@ -3,6 +3,7 @@
 // also answers plain node_calls — that is how a parallel group runs its branches.
 #include <caf/all.hpp>
 
+#include "loomflow/actors/event_channel.hpp"
 #include "loomflow/actors/journaling.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/stepping.hpp"
@@ -81,6 +82,7 @@ void pass_on(step_actor::pointer self, const NodePlace& place, run_token&& token
 
 void finish_step(step_actor::pointer self, const NodePlace& place, const std::string& step, std::uint64_t started,
                  node_result& result, run_token& token) {
+  emit_node_left(token.ctx, step, place.node().name, result, now_us() - started);
   absorb_node_result(place.node().name, step, started, result, token);
   if (journaled(token.ctx)) token.last_step = step;
   if (!token.acc.failed()) advance(*place.wf, place.index, std::move(result.output), token);
@@ -164,6 +166,22 @@ step_actor::behavior_type step_node(step_actor::pointer self, NodePlace place) {
       // A single visit, answered directly (parallel branches).
       [self, place](node_call& call) -> caf::result<node_result> {
         const auto& node = place.node();
+        if (call.ctx.events) {  // streamed: the visit is reported when it starts and when it ends
+          auto promise = self->make_response_promise<node_result>();
+          auto ctx = call.ctx;
+          emit_node_entered(ctx, call.step, node.name);
+          StepDone done = [promise, ctx, step = call.step, name = node.name, started = now_us()](
+                              node_result&& r) mutable {
+            emit_node_left(ctx, step, name, r, now_us() - started);
+            promise.deliver(std::move(r));
+          };
+          if (journaled(ctx))
+            journaled_step(self, place, ctx, std::move(call.step), std::move(call.predecessor), true,
+                           std::move(call.input), std::move(done));
+          else
+            run_node(self, place, ctx, call.step, std::move(call.input), std::move(done));
+          return promise;
+        }
         if (journaled(call.ctx)) {
           auto promise = self->make_response_promise<node_result>();
           auto ctx = call.ctx;
@@ -179,6 +197,7 @@ step_actor::behavior_type step_node(step_actor::pointer self, NodePlace place) {
         const auto& node = place.node();
         std::string step = step_name(*place.wf, token, place.index);
         const auto started = now_us();
+        emit_node_entered(token.ctx, step, node.name);
         if (journaled(token.ctx)) {
           auto held = std::make_shared<run_token>(std::move(token));
           auto ctx = held->ctx;
@@ -202,9 +221,11 @@ step_actor::behavior_type step_node(step_actor::pointer self, NodePlace place) {
                 [self, place, step, started, held](node_result& result) {
                   finish_step(self, place, step, started, result, *held);
                 },
-                [self, place, step, held](caf::error& err) {
-                  fail_token(*held, Error{ErrorCode::internal, "node '" + place.node().name + "' (step '" + step +
-                                                                   "') did not answer: " + caf::to_string(err)});
+                [self, place, step, started, held](caf::error& err) {
+                  node_result failed{Error{ErrorCode::internal, "node '" + place.node().name + "' (step '" + step +
+                                                                    "') did not answer: " + caf::to_string(err)}};
+                  emit_node_left(held->ctx, step, place.node().name, failed, now_us() - started);
+                  fail_token(*held, std::move(failed.error));
                   pass_on(self, place, std::move(*held));
                 });
       },

@@ -5,11 +5,27 @@
 
 namespace loomflow::providers {
 
+namespace {
+
+// The run's text sink holds the HTTP transfer back while the consumer is behind.
+class SinkGate final : public http::FlowGate {
+ public:
+  explicit SinkGate(std::shared_ptr<TextSink> sink) : sink_(std::move(sink)) {}
+  bool closed() override { return sink_->congested(); }
+  void when_open(std::function<void()> resume) override { sink_->when_ready(std::move(resume)); }
+
+ private:
+  std::shared_ptr<TextSink> sink_;
+};
+
+}  // namespace
+
 struct HttpModelProvider::Call {
   ModelRequest request;
   std::string label;  // e.g. "openai model 'gpt-4.1-mini'", opening every error
   std::string body;
   Completion done;
+  bool streamed = false;  // over SSE: the provider streams every call, or someone streams this run
   int attempts = 0;
   std::atomic<http::HttpClient::CallId> http_call{0};  // the current attempt's transfer
   std::atomic<bool> cancelled{false};
@@ -30,7 +46,10 @@ HttpModelProvider::HttpModelProvider(std::shared_ptr<http::HttpClient> client, s
 void HttpModelProvider::start(ModelRequest request, Completion done) {
   auto call = std::make_shared<Call>();
   call->label = options_.provider_name + " model '" + request.model + "'";
-  auto body = dialect_->build(request, options_.call);
+  CallSettings settings = options_.call;
+  settings.stream = settings.stream || request.text_sink != nullptr;
+  call->streamed = settings.stream;
+  auto body = dialect_->build(request, settings);
   if (!body) {
     done(Error{body.error().code, call->label + ": " + body.error().message});
     return;
@@ -82,17 +101,28 @@ void HttpModelProvider::attempt(std::shared_ptr<Call> call) {
   req.method = "POST";
   req.url = options_.base_url + dialect_->path();
   req.body = call->body;
-  req.headers = dialect_->headers(options_.api_key, options_.call.stream);
+  req.headers = dialect_->headers(options_.api_key, call->streamed);
   for (const auto& h : options_.extra_headers) req.headers.push_back(h);
   req.connect_timeout = options_.connect_timeout;
   req.total_timeout = options_.total_timeout;
   req.idle_timeout = options_.idle_timeout;
 
   http::HttpClient::OnData on_data;
-  if (options_.call.stream) {
+  if (call->streamed) {
     call->parser = wire::SseParser{};
     call->stream = dialect_->stream_reader(call->label, call->request);
-    if (options_.on_text) call->stream->set_text_sink(options_.on_text);
+    auto& sink = call->request.text_sink;
+    if (sink && options_.on_text) {
+      call->stream->set_text_sink([sink, also = options_.on_text](std::string_view delta) {
+        sink->on_text(delta);
+        also(delta);
+      });
+    } else if (sink) {
+      call->stream->set_text_sink([sink](std::string_view delta) { sink->on_text(delta); });
+    } else if (options_.on_text) {
+      call->stream->set_text_sink(options_.on_text);
+    }
+    if (sink) req.gate = std::make_shared<SinkGate>(sink);
     call->stream_error.reset();
     call->received = false;
     on_data = [call](std::string_view bytes) {
@@ -162,7 +192,7 @@ void HttpModelProvider::settle(std::shared_ptr<Call> call, Expected<http::HttpRe
       complete(call, Error{ErrorCode::model_error, std::move(message)});
     return;
   }
-  if (!options_.call.stream) {
+  if (!call->streamed) {
     complete(call, dialect_->parse(response.body, call->label, call->request));
     return;
   }

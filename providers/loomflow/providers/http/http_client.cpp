@@ -23,8 +23,25 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Transfers whose gate reopened, for the I/O thread to resume. Shared with the resume functions
+// handed to gates, which may run after the client is gone.
+struct ResumeQueue {
+  std::mutex mutex;
+  std::vector<HttpClient::CallId> ids;
+  CURLM* multi = nullptr;  // null once the client stopped
+
+  void push(HttpClient::CallId id) {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (multi == nullptr) return;
+    ids.push_back(id);
+    curl_multi_wakeup(multi);
+  }
+};
+
 struct Transfer {
   HttpClient::CallId id = 0;
+  std::shared_ptr<ResumeQueue> resumes;
+  bool paused = false;
   HttpRequest request;
   HttpClient::OnHead on_head;
   HttpClient::OnData on_data;
@@ -77,6 +94,12 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
       t->head_delivered = true;
       if (t->on_head) t->on_head(t->response);
     }
+    if (t->request.gate && t->request.gate->closed()) {
+      // libcurl hands these bytes over again once the transfer is resumed.
+      t->paused = true;
+      t->request.gate->when_open([resumes = t->resumes, id = t->id] { resumes->push(id); });
+      return CURL_WRITEFUNC_PAUSE;
+    }
     if (!t->on_data(bytes)) {
       t->aborted_by_consumer = true;
       return 0;  // makes libcurl end the transfer with CURLE_WRITE_ERROR
@@ -113,6 +136,7 @@ struct HttpClient::Impl {
     // libcurl requires one process-wide initialisation before any thread uses it.
     std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     multi = curl_multi_init();
+    resumes->multi = multi;
     io = std::thread([this] { loop(); });
   }
 
@@ -123,6 +147,10 @@ struct HttpClient::Impl {
     }
     curl_multi_wakeup(multi);
     if (io.joinable()) io.join();  // detached when the I/O thread frees the client itself
+    {
+      std::lock_guard<std::mutex> guard(resumes->mutex);
+      resumes->multi = nullptr;
+    }
     curl_multi_cleanup(multi);
   }
 
@@ -183,6 +211,22 @@ struct HttpClient::Impl {
     }
   }
 
+  // Transfers whose gate reopened go on. curl_easy_pause may hand the held bytes over at once, and
+  // the gate may close again right away: the write callback then pauses the transfer anew.
+  void resume_reopened() {
+    std::vector<CallId> ids;
+    {
+      std::lock_guard<std::mutex> guard(resumes->mutex);
+      ids.swap(resumes->ids);
+    }
+    for (auto id : ids) {
+      auto it = active.find(id);
+      if (it == active.end() || !it->second->paused) continue;
+      it->second->paused = false;
+      curl_easy_pause(it->second->easy, CURLPAUSE_CONT);
+    }
+  }
+
   void loop() {
     for (;;) {
       std::vector<std::unique_ptr<Transfer>> starting;
@@ -202,6 +246,7 @@ struct HttpClient::Impl {
       }
       for (auto& t : starting) start_transfer(std::move(t));
       for (auto id : cancelling) finish(id, Error{ErrorCode::cancelled, "the call was cancelled"});
+      resume_reopened();
       for (auto& fn : due) fn();
       if (stop) break;
       int running = 0;
@@ -239,6 +284,7 @@ struct HttpClient::Impl {
   }
 
   CURLM* multi = nullptr;
+  std::shared_ptr<ResumeQueue> resumes = std::make_shared<ResumeQueue>();
   std::thread io;
   std::atomic<CallId> next_id{1};
   std::mutex mutex;  // guards the four fields below
@@ -270,6 +316,7 @@ HttpClient::CallId HttpClient::send(HttpRequest request, OnData on_data, OnDone 
 HttpClient::CallId HttpClient::send(HttpRequest request, OnHead on_head, OnData on_data, OnDone on_done) {
   auto t = std::make_unique<Transfer>();
   t->id = impl_->next_id++;
+  t->resumes = impl_->resumes;
   t->request = std::move(request);
   t->on_head = std::move(on_head);
   t->on_data = std::move(on_data);

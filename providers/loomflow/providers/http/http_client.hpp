@@ -25,6 +25,18 @@ namespace loomflow::providers::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// Flow control of a streamed body: a consumer that falls behind closes the gate, and the transfer
+// pauses — libcurl keeps what it read, the socket buffer fills, the server slows down — until the
+// gate calls the resume function it was handed. Implementations are thread-safe.
+class FlowGate {
+ public:
+  virtual ~FlowGate() = default;
+  // Asked on the I/O thread before each piece of body: true holds the transfer back.
+  virtual bool closed() = 0;
+  // After closed() said true: `resume` must run once (any thread; at once if already open).
+  virtual void when_open(std::function<void()> resume) = 0;
+};
+
 struct HttpRequest {
   std::string method = "POST";
   std::string url;
@@ -33,6 +45,8 @@ struct HttpRequest {
   std::chrono::milliseconds connect_timeout{10'000};  // default 10 s
   std::chrono::milliseconds total_timeout{600'000};   // default 10 min
   std::chrono::milliseconds idle_timeout{60'000};     // no body bytes for this long; default 60 s
+                                                      // (a transfer paused by its gate is not idle)
+  std::shared_ptr<FlowGate> gate;                     // streamed bodies only; default: none
 };
 
 struct HttpResponse {
