@@ -223,3 +223,35 @@ TEST(AgentRun, NestingIsTheSameAsANodeAndAsATool) {
   EXPECT_EQ(node_run->trace[0].step_name, "inner#1/x#1");
   EXPECT_EQ(tool_run->trace[1].step_name, "a/turn-1/tool-0/x#1");
 }
+
+TEST(AgentRun, EarlierTurnsGivenAsHistoryComeBetweenTheInstructionsAndTheInput) {
+  auto agent = Agent::create({.name = "chat", .instructions = "Be brief.", .model = providers::echo()}).value();
+  RunOptions options;
+  options.history = {Message::user("my name is Ada"), Message::assistant("hello Ada")};
+  auto result = shared_runtime().run(agent, "what is my name?", options);
+  ASSERT_TRUE(result) << result.error().describe();
+  ASSERT_EQ(result->messages.size(), 5u);
+  EXPECT_EQ(result->messages[0].content, "Be brief.");
+  EXPECT_EQ(result->messages[1].content, "my name is Ada");
+  EXPECT_EQ(result->messages[2].role, Role::assistant);
+  EXPECT_EQ(result->messages[3].content, "what is my name?");
+}
+
+TEST(AgentRun, APerRunScriptAnswersEveryRunFromItsFirstReply) {
+  auto model = providers::scripted_per_run({{.tool_calls = {call("c1", "a")}}, {.text = "done"}});
+  auto agent = Agent::create({.name = "again", .model = model, .tools = {echo_tool("a")}}).value();
+  for (int run = 0; run < 3; ++run) {
+    auto result = shared_runtime().run(agent, "go");
+    ASSERT_TRUE(result) << result.error().describe();
+    EXPECT_EQ(result->output, "done");
+  }
+}
+
+TEST(AgentRun, APerRunScriptTooShortForTheRunNamesTheTurn) {
+  auto model = providers::scripted_per_run({{.tool_calls = {call("c1", "a")}}});
+  auto agent = Agent::create({.name = "short", .model = model, .tools = {echo_tool("a")}}).value();
+  auto result = shared_runtime().run(agent, "go");
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("asked for reply 2 of a 1-reply script"), std::string::npos)
+      << result.error().message;
+}

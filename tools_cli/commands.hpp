@@ -77,6 +77,19 @@ struct McpArgs {
   bool json = false;
 };
 
+// `loomflow serve`: host specs over HTTP (cmd_serve.cpp).
+struct ServeArgs {
+  std::string spec;                     // a spec file or a directory of *.json specs
+  std::string listen = "127.0.0.1:8080";
+  std::string journal;                  // empty: $LOOMFLOW_JOURNAL, else none
+  std::string keys;                     // a keys file; LOOMFLOW_API_KEYS adds to it
+  bool no_auth = false;                 // every request is "anonymous" (local use only)
+  std::size_t threads = 0;
+  long grace_ms = 30000;                // SIGTERM: how long runs in flight may take to finish
+  std::size_t max_body = 1024 * 1024;   // request body limit, bytes
+  std::string prices;
+};
+
 // What specs run by the CLI may name: the built-in models, functions and tools, and every model
 // resolve_model knows (HTTP models share `providers`; default: a fresh environment).
 SpecEnvironment cli_environment(std::shared_ptr<providers::ProviderEnvironment> providers = nullptr);
@@ -113,5 +126,6 @@ int index_add_command(const IndexArgs& args);
 int index_query_command(const IndexArgs& args);
 int mcp_tools_command(const McpArgs& args);
 int mcp_call_command(const McpArgs& args);
+int serve_command(const ServeArgs& args);
 
 }  // namespace loomflow::cli

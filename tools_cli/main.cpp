@@ -108,6 +108,18 @@ int main(int argc, char** argv) {
     cmd->add_option("command", mcp.command, "The stdio server command and its arguments, after --");
   }
 
+  ServeArgs serve;
+  auto* serve_cmd = app.add_subcommand("serve", "Host specs over HTTP: runs, SSE/WebSocket events, an OpenAI-compatible endpoint");
+  serve_cmd->add_option("--spec", serve.spec, "A spec file, or a directory of *.json specs")->required();
+  serve_cmd->add_option("--listen", serve.listen, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0 = any)");
+  serve_cmd->add_option("--journal", serve.journal, "Journal URI: rocksdb:PATH, sqlite:PATH, postgres://... (default $LOOMFLOW_JOURNAL)");
+  serve_cmd->add_option("--keys", serve.keys, "API keys file: one `KEY USER` per line (LOOMFLOW_API_KEYS=KEY=USER,... adds more)");
+  serve_cmd->add_flag("--no-auth", serve.no_auth, "Accept requests without a key, all as user 'anonymous' (local use only)");
+  serve_cmd->add_option("--threads", serve.threads, "Scheduler threads (default: one per core)");
+  serve_cmd->add_option("--grace-ms", serve.grace_ms, "On SIGTERM, how long runs in flight may take to finish (default 30000)");
+  serve_cmd->add_option("--max-body", serve.max_body, "Largest request body in bytes (default 1048576)");
+  serve_cmd->add_option("--prices", serve.prices, "A JSON price table laid over the defaults");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -134,5 +146,6 @@ int main(int argc, char** argv) {
   if (*index_query) return index_query_command(index);
   if (*mcp_tools) return mcp_tools_command(mcp);
   if (*mcp_call) return mcp_call_command(mcp);
+  if (*serve_cmd) return serve_command(serve);
   return 2;
 }

@@ -176,7 +176,7 @@ struct Runtime::Impl {
       std::lock_guard<std::mutex> guard(live_mutex);
       live.emplace(state.get(), actor);
     }
-    actors::node_call call{std::move(ctx), std::move(root_step), std::move(input), {}};
+    actors::node_call call{std::move(ctx), std::move(root_step), std::move(input), {}, std::move(options.history)};
     if (journal) {
       // The journal opens the session (loading what a resumed run replays), then starts the run.
       SessionInfo info;

@@ -19,6 +19,10 @@ struct RunOptions {
   // With a journal (RuntimeConfig::journal): kept with the session, for whoever resumes it later
   // (the CLI stores the spec here). Free-form; empty keeps what the session already has.
   std::string origin;
+  // Agent runs: earlier turns of the conversation (user and assistant messages, or system messages
+  // added after the agent's instructions), placed before `input` — how a chat client's history
+  // reaches an agent. Workflow runs ignore it. Default: none.
+  std::vector<Message> history;
 };
 
 struct RunResult {

@@ -474,6 +474,7 @@ run_actor::behavior_type agent_run(self_ptr self, std::shared_ptr<const detail::
         });
         if (!st.agent->options.instructions.empty())
           st.conversation.push_back(Message::system(st.agent->options.instructions));
+        for (auto& earlier : call.history) st.conversation.push_back(std::move(earlier));
         st.conversation.push_back(Message::user(std::move(call.input)));
         next_turn(self);
         return st.promise;

@@ -139,6 +139,7 @@ struct node_call {
   std::string step;   // stable step name of this visit, e.g. "classify#1"; nested steps extend it
   std::string input;
   std::string predecessor;  // the step that handed over (journal routing checks); see run_token
+  std::vector<Message> history;  // agent runs: earlier turns of the conversation, before `input`
 };
 
 // The outcome of a node_call. `error.code == ErrorCode::ok` means success.
@@ -265,7 +266,7 @@ typename Inspector::result_type inspect(Inspector& f, run_context& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_call& x) {
-  return f(caf::meta::type_name("loomflow.node_call"), x.ctx, x.step, x.input, x.predecessor);
+  return f(caf::meta::type_name("loomflow.node_call"), x.ctx, x.step, x.input, x.predecessor, x.history);
 }
 
 template <class Inspector>

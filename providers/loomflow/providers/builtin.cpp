@@ -1,6 +1,7 @@
 #include "loomflow/providers/builtin.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace loomflow::providers {
@@ -30,10 +31,37 @@ Expected<ModelResponse> EchoProvider::complete(const ModelRequest& request) {
   return Error{ErrorCode::model_error, "echo model (step '" + request.step_name + "'): the request has no user message"};
 }
 
-ScriptedProvider::ScriptedProvider(std::vector<ScriptedReply> script)
-    : script_(script.begin(), script.end()), total_(script.size()) {}
+ScriptedProvider::ScriptedProvider(std::vector<ScriptedReply> script, Mode mode)
+    : script_(mode == Mode::shared ? std::deque<ScriptedReply>(script.begin(), script.end()) : std::deque<ScriptedReply>{}),
+      replies_(mode == Mode::per_run ? std::move(script) : std::vector<ScriptedReply>{}),
+      mode_(mode),
+      total_(mode == Mode::shared ? script_.size() : replies_.size()) {}
+
+Expected<ModelResponse> ScriptedProvider::reply_for_turn(const ModelRequest& request) {
+  std::size_t call_number = 0;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    call_number = ++calls_;
+  }
+  // Step names end in "/turn-<N>/model" (see trace.hpp).
+  const std::string& step = request.step_name;
+  const auto at = step.rfind("/turn-");
+  const std::size_t turn = at == std::string::npos ? 0 : std::strtoul(step.c_str() + at + 6, nullptr, 10);
+  if (turn == 0 || turn > replies_.size())
+    return Error{ErrorCode::script_exhausted, "scripted model: agent '" + request.agent + "' at step '" + step +
+                                                  "' asked for reply " + std::to_string(turn) + " of a " +
+                                                  std::to_string(replies_.size()) + "-reply script (per_run)"};
+  ScriptedReply reply = replies_[turn - 1];
+  for (std::size_t i = 0; i < reply.tool_calls.size(); ++i)
+    if (reply.tool_calls[i].id.empty())
+      reply.tool_calls[i].id = "call_" + std::to_string(call_number) + "_" + std::to_string(i);
+  ModelResponse response{Message::assistant(std::move(reply.text), std::move(reply.tool_calls)), {}};
+  response.usage = approximate_usage(request, response.message);
+  return response;
+}
 
 Expected<ModelResponse> ScriptedProvider::complete(const ModelRequest& request) {
+  if (mode_ == Mode::per_run) return reply_for_turn(request);
   ScriptedReply reply;
   std::size_t call_number = 0;
   {
@@ -101,6 +129,11 @@ Expected<void> ScriptedProvider::verify_consumed() const {
 
 Model echo(std::string model_name) { return Model{std::make_shared<EchoProvider>(), std::move(model_name)}; }
 
+Model scripted_per_run(std::vector<ScriptedReply> script, std::string model_name) {
+  return Model{std::make_shared<ScriptedProvider>(std::move(script), ScriptedProvider::Mode::per_run),
+               std::move(model_name)};
+}
+
 Model scripted(std::vector<ScriptedReply> script, std::string model_name) {
   return Model{std::make_shared<ScriptedProvider>(std::move(script)), std::move(model_name)};
 }
@@ -162,6 +195,11 @@ Expected<Model> builtin_model(std::string_view model_name, const nlohmann::json&
       return Error{ErrorCode::invalid_spec, json_path + ": model \"scripted\" needs a \"script\" array of replies"};
     auto script = script_from_json(*it, json_path + ".script");
     if (!script) return script.error();
+    const std::string mode = agent.value("script_mode", std::string("shared"));
+    if (mode == "per_run") return scripted_per_run(std::move(*script));
+    if (mode != "shared")
+      return Error{ErrorCode::invalid_spec,
+                   json_path + ".script_mode: expected \"shared\" or \"per_run\", got \"" + mode + "\""};
     return scripted(std::move(*script));
   }
   return Error{ErrorCode::invalid_spec, json_path + ".model: unknown model \"" + std::string(model_name) +

@@ -40,7 +40,11 @@ struct ScriptedReply {
 
 class ScriptedProvider final : public Provider {
  public:
-  explicit ScriptedProvider(std::vector<ScriptedReply> script);
+  // `shared` (default): one queue consumed by every call, as above. `per_run`: every run replays the
+  // script from its start — the call at turn N of an agent gets reply N, nothing is consumed — so a
+  // server can answer any number of concurrent runs (`loomflow serve` demos and benches).
+  enum class Mode { shared, per_run };
+  explicit ScriptedProvider(std::vector<ScriptedReply> script, Mode mode = Mode::shared);
   std::string_view name() const noexcept override { return "scripted"; }
   Expected<ModelResponse> complete(const ModelRequest& request) override;
 
@@ -51,19 +55,24 @@ class ScriptedProvider final : public Provider {
 
  private:
   mutable std::mutex mutex_;
+  Expected<ModelResponse> reply_for_turn(const ModelRequest& request);
   std::deque<ScriptedReply> script_;
+  const std::vector<ScriptedReply> replies_;  // per_run: the whole script
+  const Mode mode_;
   std::size_t total_ = 0;
   std::size_t calls_ = 0;
 };
 
 Model echo(std::string model_name = "echo");
 Model scripted(std::vector<ScriptedReply> script, std::string model_name = "scripted");
+Model scripted_per_run(std::vector<ScriptedReply> script, std::string model_name = "scripted");
 
 // Parses a spec's script: [{"text": "...", "tool_calls": [{"id"?, "name", "arguments": {...}}], "expect"?}].
 // Errors name `json_path` and the element that is wrong.
 Expected<std::vector<ScriptedReply>> script_from_json(const nlohmann::json& script, const std::string& json_path);
 
-// Resolves a model name from a spec: "echo", or "scripted" with the agent's "script" array.
+// Resolves a model name from a spec: "echo", or "scripted" with the agent's "script" array (and
+// optionally "script_mode": "shared" (default) or "per_run").
 // `agent` is the agent's JSON object, `json_path` its path (for errors). Later issues add real providers.
 Expected<Model> builtin_model(std::string_view model_name, const nlohmann::json& agent, const std::string& json_path);
 
