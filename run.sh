@@ -37,6 +37,16 @@ install_mcp_peers() {
   fi
 }
 
+# The official `openai` npm client the OpenAI-compatible endpoint is tested with, pinned by
+# tests/openai/package-lock.json.
+install_openai_client() {
+  command -v npm >/dev/null || install_dependencies nodejs npm
+  if [ ! -d tests/openai/node_modules ] || [ tests/openai/package-lock.json -nt tests/openai/node_modules ]; then
+    echo "==> installing the openai npm client for the serve tests (npm ci)"
+    npm ci --prefix tests/openai --no-audit --no-fund --loglevel=error
+  fi
+}
+
 build() {
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$BUILD_DIR" -j "$JOBS" "$@"
@@ -52,12 +62,13 @@ case "${1:-}" in
   test)
     install_dependencies "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     install_mcp_peers
+    install_openai_client
     build
     # A private PostgreSQL on loopback for the journal's PostgreSQL cases; stopped however we exit.
     PG_DIR=$(mktemp -d /tmp/loomflow-pg.XXXXXX)
     trap '.ci/postgres.sh stop "$PG_DIR" || true; rm -rf "$PG_DIR"' EXIT
     LOOMFLOW_TEST_POSTGRES_URI=$(.ci/postgres.sh start "$PG_DIR" "${LOOMFLOW_PG_PORT:-55439}")
-    export LOOMFLOW_TEST_POSTGRES_URI LOOMFLOW_REQUIRE_POSTGRES=1 LOOMFLOW_REQUIRE_MCP=1
+    export LOOMFLOW_TEST_POSTGRES_URI LOOMFLOW_REQUIRE_POSTGRES=1 LOOMFLOW_REQUIRE_MCP=1 LOOMFLOW_REQUIRE_OPENAI_CLIENT=1
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
     ;;
   *)

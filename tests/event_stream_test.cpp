@@ -12,9 +12,11 @@
 #include "loomflow/providers/builtin.hpp"
 #include "loomflow/providers/dialects.hpp"
 #include "loomflow/providers/http_model.hpp"
+#include "long_stream_server.hpp"
 #include "test_support.hpp"
 
 using namespace loomflow;
+using loomflow::testing::LongStreamServer;
 using loomflow::testing::shared_runtime;
 
 namespace {
@@ -53,64 +55,6 @@ long rss_kib() {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   return 0;
 }
-
-// An OpenAI-compatible endpoint on 127.0.0.1 whose one answer is a long stream of `deltas` chunks
-// of `delta_bytes` text each, generated as the socket takes them (never held in memory whole).
-class LongStreamServer {
- public:
-  LongStreamServer(std::size_t deltas, std::size_t delta_bytes) : deltas_(deltas), delta_bytes_(delta_bytes) {
-    server_.set_tcp_nodelay(true);
-    // One request per connection: a kept-alive connection would hold stop() for the keep-alive timeout.
-    server_.set_keep_alive_max_count(1);
-    server_.Post("/v1/chat/completions", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_chunked_content_provider("text/event-stream", [this](std::size_t, httplib::DataSink& sink) {
-        for (std::size_t k = 0; k < deltas_; ++k) {
-          nlohmann::json chunk = {{"id", "c"}, {"object", "chat.completion.chunk"}, {"model", "long"},
-                                  {"choices", {{{"index", 0}, {"delta", {{"content", delta(k)}}}, {"finish_reason", nullptr}}}}};
-          const std::string event = "data: " + chunk.dump() + "\n\n";
-          if (!sink.write(event.data(), event.size())) return false;
-          sent_ += event.size();
-        }
-        const std::string end =
-            R"(data: {"id":"c","object":"chat.completion.chunk","model":"long","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})"
-            "\n\ndata: [DONE]\n\n";
-        sink.write(end.data(), end.size());
-        sink.done();
-        return true;
-      });
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();
-  }
-  ~LongStreamServer() {
-    server_.stop();
-    thread_.join();
-  }
-  // Delta k: its number, padded to delta_bytes with a letter that changes with k.
-  std::string delta(std::size_t k) const {
-    std::string text = std::to_string(k) + ":";
-    text.resize(delta_bytes_, static_cast<char>('a' + k % 26));
-    return text;
-  }
-  Model model() const {
-    providers::HttpModelOptions o;
-    o.base_url = "http://127.0.0.1:" + std::to_string(port_) + "/v1";
-    o.provider_name = "compat";
-    return Model{std::make_shared<providers::HttpModelProvider>(std::make_shared<providers::http::HttpClient>(),
-                                                                providers::openai_dialect(), o),
-                 "long"};
-  }
-  std::size_t sent() const { return sent_.load(); }
-
- private:
-  std::size_t deltas_;
-  std::size_t delta_bytes_;
-  std::atomic<std::size_t> sent_{0};
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-};
 
 }  // namespace
 

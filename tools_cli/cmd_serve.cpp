@@ -115,17 +115,17 @@ int serve_command(const ServeArgs& args) {
   app.begin_shutdown();
   (*server)->stop_accepting();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(args.grace_ms);
-  bool idle = app.runs().wait_idle(deadline);
-  if (!idle) {
+  const bool finished_in_time = app.runs().wait_idle(deadline);
+  if (!finished_in_time) {
     std::cerr << "loomflow serve: " << app.runs().running() << " runs still going after " << args.grace_ms
               << " ms: cancelling them" << (journal ? " (their committed steps stay in the journal)" : "") << std::endl;
     app.runs().cancel_all();
-    idle = app.runs().wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    app.runs().wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   }
   // The streams of finished runs end normally; give their last bytes a moment to leave.
   (*server)->shutdown(std::chrono::seconds(2));
   std::cerr << "loomflow serve: stopped" << std::endl;
-  return idle ? 0 : 1;
+  return finished_in_time ? 0 : 1;
 }
 
 }  // namespace loomflow::cli

@@ -150,7 +150,7 @@ Expected<void> Loader::read_agent(const std::string& name, const ojson& json, co
   if (auto ok = check_name(name, path, "agent"); !ok) return ok;
   if (auto ok = expect_type(json, path, "object"); !ok) return ok;
   if (auto ok = check_fields(json, path,
-                             {"instructions", "model", "model_settings", "script", "tools", "mcp_servers", "max_turns",
+                             {"instructions", "model", "model_settings", "script", "script_mode", "tools", "mcp_servers", "max_turns",
                               "output_schema"});
       !ok)
     return ok;

@@ -100,5 +100,10 @@ Json run_t1(const BenchArgs& args);
 Json run_t2(const BenchArgs& args);
 Json run_t3(const BenchArgs& args);
 Json run_t4(const BenchArgs& args);
+// `loomflow serve` on loopback (workload_serve.cpp): SSE relay overhead per event (S1), memory per
+// stream with 1,000 SSE clients (S2), requests/s of the OpenAI-compatible endpoint (S3).
+Json run_s1(const BenchArgs& args);
+Json run_s2(const BenchArgs& args);
+Json run_s3(const BenchArgs& args);
 
 }  // namespace loomflow::cli::bench

@@ -108,6 +108,9 @@ const std::vector<Workload>& workloads() {
       {"T2", "us_per_turn", bench::run_t2},
       {"T3", "us_per_call", bench::run_t3},
       {"T4", "us_per_query", bench::run_t4},
+      {"S1", "us_per_event", bench::run_s1},
+      {"S2", "kib_per_stream", bench::run_s2},
+      {"S3", "requests_per_sec", bench::run_s3},
   };
   return all;
 }

@@ -52,6 +52,13 @@ Expected<ModelResponse> ScriptedProvider::reply_for_turn(const ModelRequest& req
                                                   "' asked for reply " + std::to_string(turn) + " of a " +
                                                   std::to_string(replies_.size()) + "-reply script (per_run)"};
   ScriptedReply reply = replies_[turn - 1];
+  if (!reply.expect.empty()) {
+    const std::string last = request.messages.empty() ? std::string() : request.messages.back().content;
+    if (last.find(reply.expect) == std::string::npos)
+      return Error{ErrorCode::script_mismatch, "scripted model: agent '" + request.agent + "' at step '" + step +
+                                                   "' expected the last message to contain \"" + reply.expect +
+                                                   "\" but it was \"" + last + "\""};
+  }
   for (std::size_t i = 0; i < reply.tool_calls.size(); ++i)
     if (reply.tool_calls[i].id.empty())
       reply.tool_calls[i].id = "call_" + std::to_string(call_number) + "_" + std::to_string(i);

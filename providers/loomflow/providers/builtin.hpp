@@ -41,8 +41,9 @@ struct ScriptedReply {
 class ScriptedProvider final : public Provider {
  public:
   // `shared` (default): one queue consumed by every call, as above. `per_run`: every run replays the
-  // script from its start — the call at turn N of an agent gets reply N, nothing is consumed — so a
-  // server can answer any number of concurrent runs (`loomflow serve` demos and benches).
+  // script from its start — the call at turn N of an agent gets reply N (its `expect` checked; `step`
+  // is not used), nothing is consumed — so a server can answer any number of concurrent runs
+  // (`loomflow serve` demos and benches).
   enum class Mode { shared, per_run };
   explicit ScriptedProvider(std::vector<ScriptedReply> script, Mode mode = Mode::shared);
   std::string_view name() const noexcept override { return "scripted"; }

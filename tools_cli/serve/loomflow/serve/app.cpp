@@ -123,6 +123,11 @@ App::App(Runtime& runtime, const Hosted& hosted, ApiKeys keys, AppOptions option
   }
 }
 
+App::~App() {
+  runs_.cancel_all();
+  runs_.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(10));
+}
+
 std::shared_ptr<RunRecord> App::start_run(const HostedTarget& target, const UserId& user, std::string input,
                                           std::vector<Message> history) {
   auto record = std::make_shared<RunRecord>();

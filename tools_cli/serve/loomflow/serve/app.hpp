@@ -44,6 +44,9 @@ struct AppOptions {
 class App {
  public:
   App(Runtime& runtime, const Hosted& hosted, ApiKeys keys, AppOptions options);
+  // Cancels the runs still going and waits (up to 10 s) until they ended: their last events refer to
+  // this App. Destroy the HTTP server first, the Runtime after.
+  ~App();
 
   void handle(const http::ExchangePtr& exchange);
   // Readiness turns 503 and new runs are refused (503); runs in flight go on.

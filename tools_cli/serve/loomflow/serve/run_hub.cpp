@@ -87,8 +87,10 @@ void RunHub::pump() {
   for (;;) {
     std::vector<std::pair<http::ExchangePtr, std::string>> writes;
     std::vector<http::ExchangePtr> ends;
+    std::vector<http::ExchangePtr> cut_off;  // stopped at the high-water mark with events to go
     std::vector<std::function<void()>> finished;
     bool cancel_run = false;
+    bool held_back = false;  // events were left in the run's stream for the primary client to catch up
     {
       std::lock_guard<std::mutex> guard(mutex_);
       again_ = false;
@@ -98,7 +100,8 @@ void RunHub::pump() {
         if (r.sub.primary && r.sub.cancel_on_disconnect && !ended_) cancel_run = true;
       }
       // Take the run's events while the primary client keeps up.
-      while (!ended_ && !primary_behind_locked()) {
+      held_back = !ended_ && primary_behind_locked();
+      while (!ended_ && !held_back) {
         auto event = stream_.try_next();
         if (!event) {
           if (stream_.ended()) ended_ = true;
@@ -110,6 +113,7 @@ void RunHub::pump() {
           history_.pop_front();
           ++first_seq_;
         }
+        held_back = primary_behind_locked();
       }
       if (ended_ && !finish_reported_) {
         finish_reported_ = true;
@@ -133,6 +137,7 @@ void RunHub::pump() {
           queued += text.size();
           writes.emplace_back(r.sub.exchange, std::move(text));
         }
+        if (r.next_seq < end) cut_off.push_back(r.sub.exchange);
         if (ended_ && r.next_seq >= end) {
           if (r.sub.trailer)
             if (auto trailer = r.sub.trailer(); !trailer.empty()) writes.emplace_back(r.sub.exchange, std::move(trailer));
@@ -148,8 +153,15 @@ void RunHub::pump() {
     for (auto& exchange : ends) exchange->end();
     if (cancel_run) run_.cancel();
     for (auto& fn : finished) fn();
+    // A connection's on_drain fires only when its queue falls back to the server's low-water mark
+    // after being above it. One whose socket took everything at once never gets there: go on now.
+    // And the run's stream only says "ready" when an event lands in an empty buffer: when it was held
+    // back and the clients have now been handed everything, take more now.
+    bool drained = held_back && cut_off.empty();
+    for (const auto& exchange : cut_off)
+      drained = drained || (!exchange->closed() && exchange->buffered() <= options_.high_watermark / 4);
     std::lock_guard<std::mutex> guard(mutex_);
-    if (!again_) {
+    if (!again_ && !drained) {
       pumping_ = false;
       return;
     }

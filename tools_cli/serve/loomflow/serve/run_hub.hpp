@@ -42,7 +42,8 @@ class RunHub : public std::enable_shared_from_this<RunHub> {
  public:
   struct Options {
     std::size_t history_events = 10'000;
-    std::size_t high_watermark = 256 * 1024;  // bytes queued per connection
+    std::size_t high_watermark = 256 * 1024;  // bytes queued per connection (a quarter of it should be
+                                              // the server's low_watermark, 64 KiB by default)
     std::size_t primary_lag_events = 64;
   };
 

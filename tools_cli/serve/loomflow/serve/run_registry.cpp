@@ -27,6 +27,8 @@ void RunRegistry::add(std::shared_ptr<RunRecord> record) {
 void RunRegistry::finished(const std::string& id) {
   {
     std::lock_guard<std::mutex> guard(mutex_);
+    // Notified under the lock: a waiter may destroy the registry as soon as it sees no run left.
+    idle_cv_.notify_all();
     --running_;
     ++finished_count_;
     // Forget the oldest finished runs beyond what is kept.
@@ -41,7 +43,6 @@ void RunRegistry::finished(const std::string& id) {
       }
     }
   }
-  idle_cv_.notify_all();
 }
 
 std::shared_ptr<RunRecord> RunRegistry::find(const std::string& id, const UserId& user) const {
