@@ -306,3 +306,19 @@ TEST(ServeApi, ASlowSseClientHoldsTheModelStreamBackEndToEnd) {
   EXPECT_LE(worst_excess_kib, 0) << "memory grew beyond the text consumed by " << worst_excess_kib << " KiB";
   EXPECT_LT(model.sent(), kDeltas * (kBytes + 200)) << "sanity: the model sent the whole stream";
 }
+
+TEST(ServeApi, AStreamingClientMissesNoEventEvenWithAHistoryShorterThanItsLag) {
+  LongStreamServer model(2'000, 16);
+  serve::AppOptions options;
+  options.hub.history_events = 8;  // far below primary_lag_events (64)
+  ServeFixture serve(long_spec(), options, {}, long_environment(model));
+  auto reply = serve.post("/v1/runs", {{"target", "streams/talker"}, {"input", "go"}, {"stream", true}});
+  ASSERT_EQ(reply.status, 200);
+  std::size_t deltas = 0, errors = 0;
+  for (const auto& [event, data] : sse_events(reply.body)) {
+    deltas += event == "text_delta";
+    errors += event == "error";
+  }
+  EXPECT_EQ(deltas, 2'000u);
+  EXPECT_EQ(errors, 0u);
+}

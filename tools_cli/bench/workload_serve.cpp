@@ -152,19 +152,22 @@ std::string http_post(std::uint16_t port, const std::string& path, const std::st
 // Reads from `fd` until `marker` arrived; counts how often `count` appears on the way.
 bool read_until(int fd, const std::string& marker, const std::string& count, std::size_t& counted) {
   std::string window;
+  std::size_t count_from = 0;  // occurrences before this offset were counted already
   char buffer[65536];
   for (;;) {
     const auto n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n <= 0) return false;
     window.append(buffer, static_cast<std::size_t>(n));
-    for (std::size_t at = window.find(count); at != std::string::npos; at = window.find(count, at + count.size()))
+    for (auto at = window.find(count, count_from); at != std::string::npos; at = window.find(count, count_from)) {
       ++counted;
+      count_from = at + count.size();
+    }
     if (window.find(marker) != std::string::npos) return true;
-    // Keep a tail long enough for markers split across reads, and count nothing twice.
-    const std::size_t keep = std::max(marker.size(), count.size());
-    if (window.size() > keep) {
-      const std::string tail = window.substr(window.size() - keep + 1);
-      window = tail;
+    // Keep a tail for markers split across reads.
+    if (window.size() > 4096) {
+      const std::size_t drop = window.size() - 256;
+      window.erase(0, drop);
+      count_from = count_from > drop ? count_from - drop : 0;
     }
   }
 }

@@ -128,10 +128,11 @@ App::~App() {
   runs_.wait_idle(std::chrono::steady_clock::now() + std::chrono::seconds(10));
 }
 
-std::shared_ptr<RunRecord> App::start_run(const HostedTarget& target, const UserId& user, std::string input,
-                                          std::vector<Message> history) {
+std::shared_ptr<RunRecord> App::start_run(std::string id, const HostedTarget& target, const UserId& user,
+                                          std::string input, std::vector<Message> history,
+                                          std::optional<Subscriber> primary) {
   auto record = std::make_shared<RunRecord>();
-  record->id = runs_.fresh_id();
+  record->id = std::move(id);
   record->user = user;
   record->target = target.name;
   record->created_unix_ms = unix_now_ms();
@@ -146,6 +147,7 @@ std::shared_ptr<RunRecord> App::start_run(const HostedTarget& target, const User
   auto stream = target.agent ? runtime_.stream(*target.agent, std::move(input), std::move(run_options), stream_options)
                              : runtime_.stream(*target.workflow, std::move(input), std::move(run_options), stream_options);
   record->hub = std::make_shared<RunHub>(std::move(stream), options_.hub);
+  if (primary) record->hub->subscribe(std::move(*primary));
   record->hub->start();
   runs_.add(record);
   return record;
@@ -278,22 +280,23 @@ void App::post_run(const http::ExchangePtr& exchange, const UserId& user, const 
   if (on_disconnect != "cancel" && on_disconnect != "detach")
     return (void)exchange->respond(error_response(400, "invalid_request_error", "invalid_field",
                                             "'on_disconnect' must be \"cancel\" or \"detach\"", "on_disconnect"));
-  auto record = start_run(*target, user, input->get<std::string>(), {});
+  auto id = runs_.fresh_id();
   if (!stream) {
+    auto record = start_run(std::move(id), *target, user, input->get<std::string>(), {});
     auto response = json_response(202, run_json(*record));
     response.headers.emplace_back("Location", "/v1/runs/" + record->id);
     exchange->respond(std::move(response));
     return;
   }
   auto headers = sse_headers();
-  headers.emplace_back("X-Loomflow-Run-Id", record->id);
+  headers.emplace_back("X-Loomflow-Run-Id", id);
   exchange->start_stream(200, std::move(headers));
   Subscriber subscriber;
   subscriber.exchange = exchange;
   subscriber.format = sse_frame;
   subscriber.primary = true;
   subscriber.cancel_on_disconnect = on_disconnect == "cancel";
-  record->hub->subscribe(std::move(subscriber));
+  start_run(std::move(id), *target, user, input->get<std::string>(), {}, std::move(subscriber));
 }
 
 void App::get_run(const http::ExchangePtr& exchange, const UserId& user, const std::string& id) {

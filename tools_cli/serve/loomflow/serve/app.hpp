@@ -53,9 +53,12 @@ class App {
   void begin_shutdown() { shutting_down_ = true; }
   RunRegistry& runs() { return runs_; }
 
-  // Starts `target` for `user` (history: earlier chat turns, agents only).
-  std::shared_ptr<RunRecord> start_run(const HostedTarget& target, const UserId& user, std::string input,
-                                       std::vector<Message> history);
+  // Starts `target` for `user` as run `id` (RunRegistry::fresh_id; history: earlier chat turns,
+  // agents only). A `primary` client is subscribed before the hub takes the run's first event, so it
+  // misses nothing and holds the run back from its start.
+  std::shared_ptr<RunRecord> start_run(std::string id, const HostedTarget& target, const UserId& user,
+                                       std::string input, std::vector<Message> history,
+                                       std::optional<Subscriber> primary = std::nullopt);
   const Hosted& hosted() const { return hosted_; }
   std::int64_t started_unix() const { return started_unix_; }
 

@@ -185,10 +185,11 @@ void App::chat_completions(const http::ExchangePtr& exchange, const UserId& user
                                             "the model '" + chat.model + "' does not exist (GET /v1/models lists them)",
                                             "model"));
   if (!target->agent) chat.history.clear();
-  auto record = start_run(*target, user, std::move(chat.input), std::move(chat.history));
-  const std::string id = "chatcmpl-" + record->id;
+  auto run_id = runs_.fresh_id();
+  const std::string id = "chatcmpl-" + run_id;
   const auto created = unix_now_s();
   if (!chat.stream) {
+    auto record = start_run(std::move(run_id), *target, user, std::move(chat.input), std::move(chat.history));
     record->hub->when_finished([exchange, record, id, created, model = chat.model] {
       auto result = record->hub->run().wait();
       if (!result) {
@@ -216,7 +217,7 @@ void App::chat_completions(const http::ExchangePtr& exchange, const UserId& user
     return;
   }
   auto headers = sse_headers();
-  headers.emplace_back("X-Loomflow-Run-Id", record->id);
+  headers.emplace_back("X-Loomflow-Run-Id", run_id);
   exchange->start_stream(200, std::move(headers));
   Subscriber subscriber;
   subscriber.exchange = exchange;
@@ -225,7 +226,7 @@ void App::chat_completions(const http::ExchangePtr& exchange, const UserId& user
   subscriber.format = [writer](const RunEvent& e) { return (*writer)(e); };
   subscriber.trailer = [] { return std::string("data: [DONE]\n\n"); };
   subscriber.primary = true;
-  record->hub->subscribe(std::move(subscriber));
+  start_run(std::move(run_id), *target, user, std::move(chat.input), std::move(chat.history), std::move(subscriber));
 }
 
 }  // namespace loomflow::serve

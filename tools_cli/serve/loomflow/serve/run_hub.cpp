@@ -54,9 +54,11 @@ std::uint64_t RunHub::last_seq() const {
 
 bool RunHub::primary_behind_locked() const {
   const std::uint64_t end = first_seq_ + history_.size();
+  // Never more unread events than the history holds: the primary client must not miss any.
+  const std::uint64_t lag = std::min<std::uint64_t>(options_.primary_lag_events, options_.history_events);
   for (const auto& r : readers_)
     if (r.sub.primary && !r.done)
-      return end - r.next_seq > options_.primary_lag_events || r.sub.exchange->buffered() >= options_.high_watermark;
+      return end - r.next_seq >= lag || r.sub.exchange->buffered() >= options_.high_watermark;
   return false;
 }
 
