@@ -293,10 +293,13 @@ TEST(ServeApi, ASlowSseClientHoldsTheModelStreamBackEndToEnd) {
     auto data = frame.substr(frame.find("data: ") + 6);
     if (nlohmann::json::parse(data)["text"] != model.delta(k)) ++mismatches;
     ++k;
-    // Checked mid-stream: at its end the run's result and its last events carry the whole answer.
-    if (k % 50 == 0 && k < kDeltas * 9 / 10) {
-      // Allowed: the answer assembled so far (twice: it grows by doubling) plus 24 MiB.
-      const long excess = (rss_kib() - rss_before) - (2 * static_cast<long>(k * kBytes / 1024) + 24 * 1024);
+    // Checked over the first half: socket buffers let the run get a few MB ahead of this reader, and
+    // at its end the run's result and last events carry the whole answer.
+    if (k % 50 == 0 && k < kDeltas / 2) {
+      // Allowed: the answer assembled so far, three times over (the stream reader's text grows by
+      // doubling, and a realloc holds old and new buffer at once), plus 24 MiB. Without backpressure
+      // the excess over this is ~100 MB.
+      const long excess = (rss_kib() - rss_before) - (3 * static_cast<long>(k * kBytes / 1024) + 24 * 1024);
       worst_excess_kib = std::max(worst_excess_kib, excess);
     }
     if (k % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the slow reader

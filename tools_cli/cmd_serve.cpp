@@ -112,8 +112,9 @@ int serve_command(const ServeArgs& args) {
   sigwait(&stop_signals, &signal_number);
   std::cerr << "loomflow serve: " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") << ": shutting down, "
             << app.runs().running() << " runs in flight" << std::endl;
+  // Keep accepting during the grace period: probes on new connections see /readyz 503 (and new
+  // runs 503) instead of a refused connection, so a load balancer drains this node.
   app.begin_shutdown();
-  (*server)->stop_accepting();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(args.grace_ms);
   const bool finished_in_time = app.runs().wait_idle(deadline);
   if (!finished_in_time) {

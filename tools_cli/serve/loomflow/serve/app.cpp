@@ -1,5 +1,6 @@
 #include "loomflow/serve/app.hpp"
 
+#include <cctype>
 #include <chrono>
 
 #include "loomflow/serve/responses.hpp"
@@ -275,8 +276,13 @@ void App::post_run(const http::ExchangePtr& exchange, const UserId& user, const 
   auto input = body.find("input");
   if (input == body.end() || !input->is_string())
     return (void)exchange->respond(error_response(400, "invalid_request_error", "missing_field", "'input' (string) is required", "input"));
+  if (body.contains("stream") && !body["stream"].is_boolean())
+    return (void)exchange->respond(
+        error_response(400, "invalid_request_error", "invalid_field", "'stream' must be a boolean", "stream"));
   const bool stream = body.value("stream", false);
-  const std::string on_disconnect = body.value("on_disconnect", std::string("cancel"));
+  const auto disconnect_field = body.find("on_disconnect");
+  const std::string on_disconnect =
+      disconnect_field == body.end() ? "cancel" : disconnect_field->is_string() ? disconnect_field->get<std::string>() : "";
   if (on_disconnect != "cancel" && on_disconnect != "detach")
     return (void)exchange->respond(error_response(400, "invalid_request_error", "invalid_field",
                                             "'on_disconnect' must be \"cancel\" or \"detach\"", "on_disconnect"));
@@ -321,7 +327,7 @@ void App::stream_events(const http::ExchangePtr& exchange, const UserId& user, c
   if (!after.empty()) {
     char* end = nullptr;
     const auto seen = std::strtoull(after.c_str(), &end, 10);
-    if (end == after.c_str() || *end != '\0')
+    if (end == after.c_str() || *end != '\0' || !std::isdigit(static_cast<unsigned char>(after.front())))
       return (void)exchange->respond(error_response(400, "invalid_request_error", "invalid_field",
                                               "Last-Event-ID / after must be an event number, got '" + after + "'"));
     subscriber.from_seq = seen + 1;
@@ -331,7 +337,7 @@ void App::stream_events(const http::ExchangePtr& exchange, const UserId& user, c
     // The client may send {"type": "cancel"}; anything else is ignored.
     exchange->accept_websocket([weak](std::string message, bool) {
       auto json = nlohmann::json::parse(message, nullptr, false);
-      if (json.is_object() && json.value("type", std::string()) == "cancel")
+      if (json.is_object() && json.contains("type") && json["type"] == "cancel")
         if (auto run = weak.lock()) run->hub->cancel();
     });
     subscriber.format = [](const RunEvent& event) { return to_json(event); };

@@ -1,5 +1,5 @@
 // loomflow/serve/app.hpp — the HTTP API of `loomflow serve` over the hosted agents and workflows
-// (documented in tools_cli/serve/openapi.yaml):
+// (documented in tools_cli/serve/openapi.json):
 //
 //   GET  /healthz, /readyz                     liveness; readiness (503 while shutting down)
 //   GET  /v1/targets                           what is hosted

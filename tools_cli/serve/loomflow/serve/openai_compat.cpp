@@ -35,7 +35,7 @@ std::optional<std::string> text_of(const nlohmann::json& content, std::string& w
   }
   std::string text;
   for (const auto& part : content) {
-    if (!part.is_object() || part.value("type", std::string()) != "text" || !part.contains("text") ||
+    if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
         !part["text"].is_string()) {
       why = "only text parts ({\"type\": \"text\", \"text\": ...}) are supported";
       return std::nullopt;
@@ -59,8 +59,12 @@ std::variant<ChatRequest, http::Response> parse_chat(const nlohmann::json& body)
     return bad("only n = 1 is supported", "n");
   if (body.contains("stream") && !body["stream"].is_boolean()) return bad("'stream' must be a boolean", "stream");
   chat.stream = body.value("stream", false);
-  if (auto options = body.find("stream_options"); options != body.end() && options->is_object())
+  if (auto options = body.find("stream_options"); options != body.end() && !options->is_null()) {
+    if (!options->is_object()) return bad("'stream_options' must be an object", "stream_options");
+    if (options->contains("include_usage") && !(*options)["include_usage"].is_boolean())
+      return bad("'stream_options.include_usage' must be a boolean", "stream_options.include_usage");
     chat.include_usage = options->value("include_usage", false);
+  }
   const auto& messages = body["messages"];
   for (std::size_t k = 0; k < messages.size(); ++k) {
     const std::string where = "messages[" + std::to_string(k) + "]";
