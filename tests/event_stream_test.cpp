@@ -17,6 +17,7 @@
 
 using namespace loomflow;
 using loomflow::testing::LongStreamServer;
+using loomflow::testing::rss_kib;
 using loomflow::testing::shared_runtime;
 
 namespace {
@@ -46,14 +47,6 @@ Tool add_tool() {
                           return std::to_string(j["a"].get<int>() + j["b"].get<int>());
                         })
       .value();
-}
-
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -19,6 +20,15 @@
 #include "loomflow/providers/http_model.hpp"
 
 namespace loomflow::testing {
+
+// The process's resident set in KiB (VmRSS), for the memory bounds of the streaming tests.
+inline long rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
 
 // An OpenAI-compatible endpoint on 127.0.0.1 whose one answer is a long stream of `deltas` chunks
 // of `delta_bytes` text each, generated as the socket takes them (never held in memory whole).

@@ -23,14 +23,6 @@ std::vector<std::string> types_of(const std::vector<std::pair<std::string, std::
   return out;
 }
 
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
-
 // A spec whose agent "talker" streams from a LongStreamServer (model "long").
 std::string long_spec() {
   return R"({"loomflow": 1, "name": "streams", "agents": {"talker": {"model": "long"}},

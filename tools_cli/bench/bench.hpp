@@ -30,6 +30,7 @@ struct Sample {
 double process_cpu_ms();                      // getrusage(RUSAGE_SELF): user + system
 double ms_between(Clock::time_point from, Clock::time_point to);
 double median(std::vector<double> values);
+double percentile(std::vector<double> values, double p);  // p in [0, 1], nearest rank
 double round3(double value);                  // keeps the JSON lines readable
 std::size_t rss_bytes();                      // current resident set, from /proc/self/statm
 std::size_t heap_bytes();                     // malloc's bytes in use, all arenas (mallinfo2)

@@ -18,13 +18,6 @@ constexpr int kCalls = 500;
 constexpr int kThreads = 8;
 constexpr int kCallsPerThread = 100;
 
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
-  return values[std::min(index, values.size() - 1)];
-}
-
 }  // namespace
 
 Json run_t3(const BenchArgs& args) {

@@ -217,13 +217,6 @@ double us_since(Clock::time_point from) {
   return std::chrono::duration<double, std::micro>(Clock::now() - from).count();
 }
 
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size())));
-  return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-
 std::vector<double> after_warmup(const std::vector<double>& values) {
   return std::vector<double>(values.begin() + std::min<std::size_t>(kWarmup, values.size()), values.end());
 }

@@ -74,12 +74,6 @@ std::uint64_t dir_bytes(const std::string& dir) {
   return total;
 }
 
-double percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1, static_cast<std::size_t>(q * static_cast<double>(values.size())))];
-}
-
 // A point near one of `centres` (see the header): Gaussian around it, normalised.
 Vector topical_unit(std::mt19937_64& rng, const std::vector<Vector>& centres) {
   std::normal_distribution<float> normal;

@@ -31,6 +31,31 @@ Expected<ModelResponse> EchoProvider::complete(const ModelRequest& request) {
   return Error{ErrorCode::model_error, "echo model (step '" + request.step_name + "'): the request has no user message"};
 }
 
+namespace {
+
+// A reply's `expect`: the call's last message must contain it.
+Expected<void> check_expect(const ScriptedReply& reply, std::size_t call_number, const ModelRequest& request) {
+  if (reply.expect.empty()) return {};
+  const std::string last = request.messages.empty() ? std::string() : request.messages.back().content;
+  if (last.find(reply.expect) != std::string::npos) return {};
+  return Error{ErrorCode::script_mismatch,
+               "scripted model: call #" + std::to_string(call_number) + " from agent '" + request.agent +
+                   "' at step '" + request.step_name + "' expected the last message to contain \"" + reply.expect +
+                   "\" but it was \"" + last + "\""};
+}
+
+// The response a reply becomes; tool calls without an id get "call_<call>_<index>".
+ModelResponse scripted_response(ScriptedReply reply, std::size_t call_number, const ModelRequest& request) {
+  for (std::size_t i = 0; i < reply.tool_calls.size(); ++i)
+    if (reply.tool_calls[i].id.empty())
+      reply.tool_calls[i].id = "call_" + std::to_string(call_number) + "_" + std::to_string(i);
+  ModelResponse response{Message::assistant(std::move(reply.text), std::move(reply.tool_calls)), {}};
+  response.usage = approximate_usage(request, response.message);
+  return response;
+}
+
+}  // namespace
+
 ScriptedProvider::ScriptedProvider(std::vector<ScriptedReply> script, Mode mode)
     : script_(mode == Mode::shared ? std::deque<ScriptedReply>(script.begin(), script.end()) : std::deque<ScriptedReply>{}),
       replies_(mode == Mode::per_run ? std::move(script) : std::vector<ScriptedReply>{}),
@@ -52,19 +77,8 @@ Expected<ModelResponse> ScriptedProvider::reply_for_turn(const ModelRequest& req
                                                   "' asked for reply " + std::to_string(turn) + " of a " +
                                                   std::to_string(replies_.size()) + "-reply script (per_run)"};
   ScriptedReply reply = replies_[turn - 1];
-  if (!reply.expect.empty()) {
-    const std::string last = request.messages.empty() ? std::string() : request.messages.back().content;
-    if (last.find(reply.expect) == std::string::npos)
-      return Error{ErrorCode::script_mismatch, "scripted model: agent '" + request.agent + "' at step '" + step +
-                                                   "' expected the last message to contain \"" + reply.expect +
-                                                   "\" but it was \"" + last + "\""};
-  }
-  for (std::size_t i = 0; i < reply.tool_calls.size(); ++i)
-    if (reply.tool_calls[i].id.empty())
-      reply.tool_calls[i].id = "call_" + std::to_string(call_number) + "_" + std::to_string(i);
-  ModelResponse response{Message::assistant(std::move(reply.text), std::move(reply.tool_calls)), {}};
-  response.usage = approximate_usage(request, response.message);
-  return response;
+  if (auto ok = check_expect(reply, call_number, request); !ok) return ok.error();
+  return scripted_response(std::move(reply), call_number, request);
 }
 
 Expected<ModelResponse> ScriptedProvider::complete(const ModelRequest& request) {
@@ -92,23 +106,11 @@ Expected<ModelResponse> ScriptedProvider::complete(const ModelRequest& request) 
                          chosen->step + "')"};
     }
     const ScriptedReply& next = *chosen;
-    if (!next.expect.empty()) {
-      const std::string last = request.messages.empty() ? std::string() : request.messages.back().content;
-      if (last.find(next.expect) == std::string::npos)
-        return Error{ErrorCode::script_mismatch,
-                     "scripted model: call #" + std::to_string(call_number) + " from agent '" + request.agent +
-                         "' at step '" + request.step_name + "' expected the last message to contain \"" + next.expect +
-                         "\" but it was \"" + last + "\""};
-    }
+    if (auto ok = check_expect(next, call_number, request); !ok) return ok.error();
     reply = std::move(*chosen);
     script_.erase(chosen);
   }
-  for (std::size_t i = 0; i < reply.tool_calls.size(); ++i)
-    if (reply.tool_calls[i].id.empty())
-      reply.tool_calls[i].id = "call_" + std::to_string(call_number) + "_" + std::to_string(i);
-  ModelResponse response{Message::assistant(std::move(reply.text), std::move(reply.tool_calls)), {}};
-  response.usage = approximate_usage(request, response.message);
-  return response;
+  return scripted_response(std::move(reply), call_number, request);
 }
 
 std::size_t ScriptedProvider::remaining() const {
