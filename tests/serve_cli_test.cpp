@@ -836,6 +836,34 @@ TEST(ServeCli, ARunCancelledAtShutdownKeepsItsSessionInTheJournal) {
   EXPECT_NE(unknown.exit.code, 0) << unknown.out;
 }
 
+// A served agent run with chat history resumes from the journal: `runs resume` runs the agent (not
+// the spec's workflow) with the same history, so every journaled step replays without divergence.
+TEST(ServeCli, AServedAgentRunWithChatHistoryResumesFromTheJournal) {
+  SpecFile spec(kServeTestSpec);
+  TempDir journal_dir("loomflow-serve-journal");
+  const std::string journal = "rocksdb:" + (journal_dir.path() / "db").string();
+  std::string id;
+  {
+    ServeProcess serve(spec.path(), {"--journal", journal});
+    ASSERT_LISTENING(serve);
+    auto reply = serve.post("/v1/chat/completions",
+                            {{"model", "demo/calc"},
+                             {"messages", json::array({{{"role", "system"}, {"content", "Be terse."}},
+                                                       {{"role", "user"}, {"content", "hi"}},
+                                                       {{"role", "assistant"}, {"content", "hello"}},
+                                                       {{"role", "user"}, {"content", "count"}}})}});
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    EXPECT_EQ(reply.json()["choices"][0]["message"]["content"], "three words");
+    id = reply.headers["x-loomflow-run-id"];
+    ASSERT_FALSE(id.empty());
+  }
+  auto resumed = run_cli({"runs", "resume", id, "--journal", journal, "--json"});
+  ASSERT_EQ(resumed.exit.code, 0) << resumed.out << resumed.err;
+  auto out = json::parse(resumed.out, nullptr, false);
+  EXPECT_EQ(out["output"], "three words") << resumed.out;
+  EXPECT_EQ(out["replayed_steps"], 3) << resumed.out;  // two model calls and the tool call
+}
+
 // ================================================================================================
 // OpenAiClient: the official `openai` npm package against the served agents and workflows
 // ================================================================================================

@@ -106,7 +106,15 @@ int execute_run(const char* command, const LoadedSpec& spec, const std::string& 
   options.session_id = SessionId{args.session};
   options.timeout = std::chrono::milliseconds(args.timeout_ms);
   options.origin = std::move(origin);
-  auto result = runtime.run(spec.workflow, input, options);
+  options.history = args.history;
+  Expected<RunResult> result = Error{ErrorCode::internal, {}};
+  if (args.agent.empty()) {
+    result = runtime.run(spec.workflow, input, options);
+  } else if (auto agent = spec.agents.find(args.agent); agent != spec.agents.end()) {
+    result = runtime.run(agent->second, input, options);
+  } else {
+    result = Error{ErrorCode::invalid_argument, "the spec has no agent '" + args.agent + "'"};
+  }
   // A resumed run's journaled model calls never reach the model: its script is partly unused.
   Expected<void> scripts = result && result->replayed_steps == 0 ? check_scripts(spec) : Expected<void>{};
   if (!result || !scripts) {

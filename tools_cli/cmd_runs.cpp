@@ -207,6 +207,16 @@ int runs_resume_command(const RunsArgs& args) {
   run.session = info.session_id.str();
   run.json = args.json;
   run.threads = args.threads;
+  // Runs served by `loomflow serve` keep which agent ran and the chat history they started with.
+  if (origin.contains("agent") && origin["agent"].is_string()) run.agent = origin["agent"].get<std::string>();
+  if (origin.contains("history") && origin["history"].is_array())
+    for (const auto& turn : origin["history"]) {
+      const auto role = turn.value("role", std::string());
+      auto content = turn.value("content", std::string());
+      if (role == "system") run.history.push_back(Message::system(std::move(content)));
+      else if (role == "assistant") run.history.push_back(Message::assistant(std::move(content)));
+      else run.history.push_back(Message::user(std::move(content)));
+    }
   return execute_run("runs resume", *spec, info.input, run, store, std::string());
 }
 

@@ -25,6 +25,8 @@ struct RunArgs {
   std::size_t threads = 0;
   std::string prices;  // a JSON price table file overriding the defaults
   std::string journal;  // a journal URI; empty: $LOOMFLOW_JOURNAL, else no journal
+  std::string agent;    // run this agent of the spec instead of its workflow (served agent runs)
+  std::vector<Message> history;  // earlier chat turns of an agent run (RunOptions::history)
 };
 
 struct RunsArgs {

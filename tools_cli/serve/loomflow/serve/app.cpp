@@ -91,6 +91,21 @@ nlohmann::ordered_json usage_object(const Usage& u) {
           {"cost_usd", u.cost_usd}};
 }
 
+// What `loomflow runs resume` needs besides the spec: which agent ran (agent targets run the agent,
+// not the spec's workflow) and the chat history the run started with.
+std::string resumable_origin(const std::string& spec_origin, const HostedTarget& target,
+                             const std::vector<Message>& history) {
+  auto origin = nlohmann::json::parse(spec_origin, nullptr, false);
+  if (!origin.is_object()) return spec_origin;
+  origin["target"] = target.name;
+  if (target.agent) origin["agent"] = target.agent_key;
+  if (!history.empty()) {
+    auto& turns = origin["history"] = nlohmann::json::array();
+    for (const auto& m : history) turns.push_back({{"role", std::string(to_string(m.role))}, {"content", m.content}});
+  }
+  return origin.dump();
+}
+
 }  // namespace
 
 nlohmann::ordered_json run_json(const RunRecord& record) {
@@ -141,7 +156,7 @@ std::shared_ptr<RunRecord> App::start_run(std::string id, const HostedTarget& ta
   run_options.user_id = user;
   run_options.session_id = SessionId{record->id};
   run_options.timeout = options_.run_timeout;
-  if (options_.origin) run_options.origin = options_.origin(target);
+  if (options_.origin) run_options.origin = resumable_origin(options_.origin(target), target, history);
   run_options.history = std::move(history);
   StreamOptions stream_options;
   stream_options.on_abandon = StreamOptions::OnAbandon::detach;  // the hub decides about cancelling

@@ -64,6 +64,7 @@ Expected<Hosted> load_hosted(const std::string& path, const SpecEnvironment& env
       target.description = first_line(agent.options().instructions);
       target.agent = agent;
       target.spec_path = file;
+      target.agent_key = name;
       if (auto ok = add(hosted, std::move(target)); !ok) return ok.error();
     }
     hosted.specs.push_back(std::move(*spec));

@@ -27,6 +27,7 @@ struct HostedTarget {
   std::optional<Workflow> workflow;
   std::optional<Agent> agent;
   std::string spec_path;    // the file it came from
+  std::string agent_key;    // agents: the agent's name in its spec ("billing" of "support/billing")
 };
 
 struct Hosted {
