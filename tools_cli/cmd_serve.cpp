@@ -29,12 +29,12 @@ Expected<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& 
   return std::make_pair(listen.substr(0, colon), static_cast<std::uint16_t>(port));
 }
 
-Expected<serve::ApiKeys> load_keys(const ServeArgs& args) {
-  serve::ApiKeys keys;
+// Fills `keys` from --keys and LOOMFLOW_API_KEYS.
+Expected<void> load_keys(const ServeArgs& args, serve::ApiKeys& keys) {
   if (!args.keys.empty()) {
     auto from_file = serve::ApiKeys::from_file(args.keys);
     if (!from_file) return from_file.error();
-    keys = std::move(*from_file);
+    if (auto ok = keys.merge(*from_file); !ok) return ok.error();
   }
   if (const char* env = std::getenv("LOOMFLOW_API_KEYS"); env != nullptr && *env != '\0') {
     auto from_env = serve::ApiKeys::from_list(env, "LOOMFLOW_API_KEYS");
@@ -44,7 +44,7 @@ Expected<serve::ApiKeys> load_keys(const ServeArgs& args) {
   if (keys.empty() && !args.no_auth)
     return Error{ErrorCode::invalid_argument,
                  "no API keys: pass --keys FILE or set LOOMFLOW_API_KEYS=KEY=USER,... (or --no-auth for local use)"};
-  return keys;
+  return {};
 }
 
 std::string read_file(const std::string& path) {
@@ -69,8 +69,8 @@ int serve_command(const ServeArgs& args) {
   };
   auto listen = parse_listen(args.listen);
   if (!listen) return fail(listen.error());
-  auto keys = load_keys(args);
-  if (!keys) return fail(keys.error());
+  serve::ApiKeys keys;
+  if (auto ok = load_keys(args, keys); !ok) return fail(ok.error());
   auto prices = price_table(args.prices);
   if (!prices) return fail(prices.error());
   auto providers = std::make_shared<providers::ProviderEnvironment>();
@@ -93,7 +93,7 @@ int serve_command(const ServeArgs& args) {
   serve::AppOptions options;
   options.require_keys = !args.no_auth;
   if (journal) options.origin = [&origins](const serve::HostedTarget& target) { return origins[target.spec_path]; };
-  serve::App app(runtime, *hosted, std::move(*keys), std::move(options));
+  serve::App app(runtime, *hosted, std::move(keys), std::move(options));
 
   serve::http::ServerOptions server_options;
   server_options.host = listen->first;
