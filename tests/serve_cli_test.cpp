@@ -839,7 +839,7 @@ TEST(ServeCli, ARunCancelledAtShutdownKeepsItsSessionInTheJournal) {
 // A served agent run with chat history resumes from the journal: `runs resume` runs the agent (not
 // the spec's workflow) with the same history, so every journaled step replays without divergence.
 TEST(ServeCli, AServedAgentRunWithChatHistoryResumesFromTheJournal) {
-  SpecFile spec(kServeTestSpec);
+  SpecFile spec(loomflow::testing::kServeTestSpec);
   TempDir journal_dir("loomflow-serve-journal");
   const std::string journal = "rocksdb:" + (journal_dir.path() / "db").string();
   std::string id;
