@@ -1,15 +1,11 @@
 // `loomflow serve`'s API in process: runs started, streamed as SSE, waited for, replayed from an
 // event number, read over WebSocket, cancelled or detached when the client goes away — and a slow
 // SSE client holding the model's stream back end to end.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <fstream>
 #include <thread>
 
 #include "long_stream_server.hpp"
+#include "loopback_socket.hpp"
 #include "serve_fixture.hpp"
 
 using namespace loomflow;
@@ -38,39 +34,11 @@ SpecEnvironment long_environment(const LongStreamServer& server) {
   return env;
 }
 
-// A blocking socket client speaking just enough HTTP/1.1 and WebSocket for these tests.
-class RawClient {
+// A loopback client speaking just enough WebSocket for these tests.
+class RawClient : public LoopbackSocket {
  public:
-  explicit RawClient(std::uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("connect");
-  }
-  ~RawClient() { close(); }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  void send(const std::string& bytes) {
-    for (std::size_t sent = 0; sent < bytes.size();) {
-      auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) throw std::runtime_error("send");
-      sent += static_cast<std::size_t>(n);
-    }
-  }
-  // Reads until `marker` is in what was read; returns everything up to and including it.
-  std::string read_until(const std::string& marker) {
-    for (;;) {
-      if (auto at = buffer_.find(marker); at != std::string::npos) {
-        auto out = buffer_.substr(0, at + marker.size());
-        buffer_.erase(0, at + marker.size());
-        return out;
-      }
-      if (!fill()) return std::exchange(buffer_, {});
-    }
+  explicit RawClient(std::uint16_t port) : LoopbackSocket(port) {
+    if (!connected()) throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
   }
   // One WebSocket frame from the server (unmasked): opcode and payload; opcode -1 at EOF.
   std::pair<int, std::string> frame() {
@@ -105,20 +73,11 @@ class RawClient {
   }
 
  private:
-  bool fill() {
-    char chunk[65536];
-    auto n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<std::size_t>(n));
-    return true;
-  }
   bool need(std::size_t n) {
     while (buffer_.size() < n)
-      if (!fill()) return false;
+      if (!read_more()) return false;
     return true;
   }
-  int fd_ = -1;
-  std::string buffer_;
 };
 
 std::string post_request(std::uint16_t port, const std::string& path, const std::string& body) {
@@ -184,7 +143,7 @@ TEST(ServeApi, ARunsEventsCanBeReadOverAWebSocket) {
   ws.send("GET /v1/runs/" + id + "/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kAliceKey +
           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
-  auto head = ws.read_until("\r\n\r\n");
+  auto head = ws.take_until("\r\n\r\n");
   ASSERT_EQ(head.rfind("HTTP/1.1 101", 0), 0u) << head;
   std::vector<nlohmann::json> events;
   for (;;) {
@@ -210,7 +169,7 @@ TEST(ServeApi, AWebSocketClientCanCancelTheRunItWatches) {
   ws.send("GET /v1/runs/" + id + "/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kAliceKey +
           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
-  ASSERT_EQ(ws.read_until("\r\n\r\n").rfind("HTTP/1.1 101", 0), 0u);
+  ASSERT_EQ(ws.take_until("\r\n\r\n").rfind("HTTP/1.1 101", 0), 0u);
   ws.send_text(R"({"type":"cancel"})");
   auto done = serve.get("/v1/runs/" + id + "?wait=true");
   EXPECT_EQ(done.json()["status"], "cancelled") << done.body;
@@ -235,11 +194,11 @@ TEST(ServeApi, AStreamingClientThatDisconnectsCancelsItsRun) {
   {
     RawClient client(serve.port());
     client.send(post_request(serve.port(), "/v1/runs", R"({"target":"streams/talker","input":"go","stream":true})"));
-    auto head = client.read_until("\r\n\r\n");
+    auto head = client.take_until("\r\n\r\n");
     auto at = head.find("X-Loomflow-Run-Id: ");
     ASSERT_NE(at, std::string::npos) << head;
     id = head.substr(at + 19, head.find("\r\n", at) - at - 19);
-    client.read_until("event: text_delta");  // the model is streaming
+    client.take_until("event: text_delta");  // the model is streaming
   }
   auto done = serve.get("/v1/runs/" + id + "?wait=true");
   EXPECT_EQ(done.json()["status"], "cancelled") << done.body;
@@ -253,11 +212,11 @@ TEST(ServeApi, AStreamingClientThatAskedToDetachLeavesItsRunFinishingInTheBackgr
     RawClient client(serve.port());
     client.send(post_request(serve.port(), "/v1/runs",
                              R"({"target":"streams/talker","input":"go","stream":true,"on_disconnect":"detach"})"));
-    auto head = client.read_until("\r\n\r\n");
+    auto head = client.take_until("\r\n\r\n");
     auto at = head.find("X-Loomflow-Run-Id: ");
     ASSERT_NE(at, std::string::npos) << head;
     id = head.substr(at + 19, head.find("\r\n", at) - at - 19);
-    client.read_until("event: text_delta");
+    client.take_until("event: text_delta");
   }
   auto done = serve.get("/v1/runs/" + id + "?wait=true");
   EXPECT_EQ(done.json()["status"], "succeeded") << done.body.substr(0, 300);
@@ -275,11 +234,11 @@ TEST(ServeApi, ASlowSseClientHoldsTheModelStreamBackEndToEnd) {
   RawClient client(serve.port());
   const long rss_before = rss_kib();
   client.send(post_request(serve.port(), "/v1/runs", R"({"target":"streams/talker","input":"go","stream":true})"));
-  client.read_until("\r\n\r\n");
+  client.take_until("\r\n\r\n");
   std::size_t k = 0, mismatches = 0;
   long worst_excess_kib = -1'000'000;
   for (;;) {
-    auto frame = client.read_until("\n\n");
+    auto frame = client.take_until("\n\n");
     if (frame.empty() || frame.find("event: run_finished") != std::string::npos) break;
     if (frame.find("event: text_delta") == std::string::npos) continue;
     auto data = frame.substr(frame.find("data: ") + 6);

@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loomflow/serve/http/server.hpp"
+#include "loopback_socket.hpp"
 
 using loomflow::ErrorCode;
 using loomflow::serve::http::ExchangePtr;
@@ -126,71 +127,16 @@ std::optional<HttpResponse> take_response(std::string& buffer, bool eof, bool he
   return response;
 }
 
-// A blocking loopback client; its receive timeout is a safety net.
-class RawClient {
+// A loopback client that also reads HTTP responses.
+class RawClient : public loomflow::testing::LoopbackSocket {
  public:
-  explicit RawClient(std::uint16_t port, int receive_buffer = 0) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-    timeval timeout{static_cast<time_t>(kSafety.count()), 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  }
-  ~RawClient() { close(); }
-  RawClient(const RawClient&) = delete;
-  RawClient& operator=(const RawClient&) = delete;
-
-  bool connected() const { return connected_; }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  // Closes with a reset (SO_LINGER 0): an abrupt disconnect.
-  void reset() {
-    linger option{1, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &option, sizeof option);
-    close();
-  }
-
-  bool send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (sent <= 0) return false;
-      bytes.remove_prefix(static_cast<std::size_t>(sent));
-    }
-    return true;
-  }
-
-  // Reads once into buffer(); false at EOF, on an error or at the safety timeout.
-  bool read_more() {
-    char chunk[65536];
-    const ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (got > 0) {
-      buffer_.append(chunk, static_cast<std::size_t>(got));
-      return true;
-    }
-    eof_ = got == 0 || errno == ECONNRESET;
-    return false;
-  }
+  explicit RawClient(std::uint16_t port, int receive_buffer = 0) : LoopbackSocket(port, receive_buffer, kSafety) {}
 
   std::optional<HttpResponse> read_response(bool head_request = false) {
     while (true) {
       if (auto response = take_response(buffer_, eof_, head_request)) return response;
       if (eof_ || !read_more()) return take_response(buffer_, eof_, head_request);
     }
-  }
-
-  // Reads until `text` is in the buffer.
-  bool read_until(std::string_view text) {
-    while (buffer_.find(text) == std::string::npos) {
-      if (!read_more()) return false;
-    }
-    return true;
   }
 
   // True when the server closes the connection (EOF or reset) with no bytes beyond the buffer.
@@ -200,15 +146,6 @@ class RawClient {
     }
     return eof_ && buffer_.size() == before;
   }
-
-  std::string& buffer() { return buffer_; }
-  int fd() const { return fd_; }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-  bool eof_ = false;
-  std::string buffer_;
 };
 
 // ---- libcurl ----

@@ -25,6 +25,7 @@
 #include "loomflow/serve/http/server.hpp"
 #include "loomflow/serve/http/websocket_frame.hpp"
 #include "loomflow/serve/http/websocket_handshake.hpp"
+#include "loopback_socket.hpp"
 
 using loomflow::detail::is_valid_utf8;
 using loomflow::serve::http::encode_close_frame;
@@ -118,47 +119,10 @@ std::optional<Frame> take_frame(std::string& buffer) {
   return frame;
 }
 
-// A blocking loopback WebSocket client; the receive timeout is a safety net.
-class WsClient {
+// A loopback WebSocket client.
+class WsClient : public loomflow::testing::LoopbackSocket {
  public:
-  explicit WsClient(std::uint16_t port, int receive_buffer = 0) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-    timeval timeout{static_cast<time_t>(kSafety.count()), 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  }
-  ~WsClient() { close(); }
-
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
-  bool send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (sent <= 0) return false;
-      bytes.remove_prefix(static_cast<std::size_t>(sent));
-    }
-    return true;
-  }
-
-  bool read_more() {
-    char chunk[65536];
-    const ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (got > 0) {
-      buffer_.append(chunk, static_cast<std::size_t>(got));
-      return true;
-    }
-    eof_ = got == 0 || errno == ECONNRESET;
-    return false;
-  }
+  explicit WsClient(std::uint16_t port, int receive_buffer = 0) : LoopbackSocket(port, receive_buffer, kSafety) {}
 
   // Sends the upgrade request and reads the head of the answer; returns it (empty on failure).
   std::string handshake(const std::string& path = "/ws", const std::string& key = kRfcKey,
@@ -192,11 +156,6 @@ class WsClient {
     return eof_ && buffer_.empty();
   }
 
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-  bool eof_ = false;
-  std::string buffer_;
 };
 
 std::string header_value(const std::string& head, const std::string& name) {
