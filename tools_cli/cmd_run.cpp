@@ -44,13 +44,6 @@ Expected<std::shared_ptr<const providers::PriceTable>> price_table(const std::st
   return std::make_shared<const providers::PriceTable>(std::move(table));
 }
 
-nlohmann::ordered_json usage_json(const Usage& u) {
-  return {{"input_tokens", u.input_tokens},   {"output_tokens", u.output_tokens},
-          {"cached_input_tokens", u.cached_input_tokens}, {"total_tokens", u.total_tokens()},
-          {"model_calls", u.model_calls},     {"tool_calls", u.tool_calls},
-          {"tool_errors", u.tool_errors},     {"cost_usd", u.cost_usd}};
-}
-
 namespace {
 
 nlohmann::ordered_json result_json(const LoadedSpec& spec, const RunResult& r) {

@@ -12,6 +12,7 @@
 #include "loomflow/providers/pricing.hpp"
 #include "loomflow/providers/resolve.hpp"
 #include "loomflow/spec.hpp"
+#include "loomflow/usage_json.hpp"
 
 namespace loomflow::cli {
 
@@ -99,8 +100,8 @@ SpecEnvironment cli_environment(std::shared_ptr<providers::ProviderEnvironment> 
 // The default price table with the entries of `file` (JSON, see pricing.hpp) laid over it.
 Expected<std::shared_ptr<const providers::PriceTable>> price_table(const std::string& file);
 
-// Usage as the CLI prints it in --json output.
-nlohmann::ordered_json usage_json(const Usage& usage);
+// Usage as the CLI prints it in --json output: loomflow::usage_json (usage_json.hpp).
+using loomflow::usage_json;
 
 // Opens `uri`, or $LOOMFLOW_JOURNAL when it is empty; an error when neither is set.
 Expected<std::shared_ptr<JournalStore>> open_cli_journal(std::string uri);

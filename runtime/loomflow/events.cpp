@@ -2,7 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loomflow/usage_json.hpp"
+
 namespace loomflow {
+
+nlohmann::ordered_json usage_json(const Usage& u) {
+  return {{"input_tokens", u.input_tokens},   {"output_tokens", u.output_tokens},
+          {"cached_input_tokens", u.cached_input_tokens}, {"total_tokens", u.total_tokens()},
+          {"model_calls", u.model_calls},     {"tool_calls", u.tool_calls},
+          {"tool_errors", u.tool_errors},     {"cost_usd", u.cost_usd}};
+}
 
 std::string_view to_string(EventKind kind) noexcept {
   switch (kind) {
@@ -20,12 +29,6 @@ std::string_view to_string(EventKind kind) noexcept {
 }
 
 namespace {
-
-nlohmann::ordered_json usage_object(const Usage& u) {
-  return {{"input_tokens", u.input_tokens}, {"output_tokens", u.output_tokens},
-          {"cached_input_tokens", u.cached_input_tokens}, {"model_calls", u.model_calls},
-          {"tool_calls", u.tool_calls}, {"tool_errors", u.tool_errors}, {"cost_usd", u.cost_usd}};
-}
 
 // `data` is JSON produced by us or validated before; anything else travels as a string.
 nlohmann::ordered_json data_value(const std::string& data) {
@@ -64,7 +67,7 @@ std::string to_json(const RunEvent& e) {
       j["ok"] = e.ok;
       j[e.ok ? "output" : "error"] = e.text;
       j["duration_us"] = e.duration_us;
-      j["usage"] = usage_object(e.usage);
+      j["usage"] = usage_json(e.usage);
       break;
     case EventKind::structured_output:
       j["output"] = data_value(e.data);
@@ -77,7 +80,7 @@ std::string to_json(const RunEvent& e) {
       j["ok"] = e.ok;
       if (e.ok) j["output"] = e.text;
       j["duration_us"] = e.duration_us;
-      j["usage"] = usage_object(e.usage);
+      j["usage"] = usage_json(e.usage);
       break;
   }
   if (e.replayed) j["replayed"] = true;

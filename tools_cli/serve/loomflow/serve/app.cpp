@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "loomflow/serve/responses.hpp"
+#include "loomflow/usage_json.hpp"
 
 namespace loomflow::serve {
 
@@ -84,13 +85,6 @@ std::string status_of(const RunRecord& record) {
   return result.error().code == ErrorCode::cancelled ? "cancelled" : "failed";
 }
 
-nlohmann::ordered_json usage_object(const Usage& u) {
-  return {{"input_tokens", u.input_tokens}, {"output_tokens", u.output_tokens},
-          {"cached_input_tokens", u.cached_input_tokens}, {"total_tokens", u.total_tokens()},
-          {"model_calls", u.model_calls}, {"tool_calls", u.tool_calls}, {"tool_errors", u.tool_errors},
-          {"cost_usd", u.cost_usd}};
-}
-
 // What `loomflow runs resume` needs besides the spec: which agent ran (agent targets run the agent,
 // not the spec's workflow) and the chat history the run started with.
 std::string resumable_origin(const std::string& spec_origin, const HostedTarget& target,
@@ -119,7 +113,7 @@ nlohmann::ordered_json run_json(const RunRecord& record) {
   if (result) {
     out["output"] = result->output;
     out["visited"] = result->visited;
-    out["usage"] = usage_object(result->usage);
+    out["usage"] = usage_json(result->usage);
   } else {
     out["error"] = {{"code", std::string(to_string(result.error().code))}, {"message", result.error().message}};
   }
