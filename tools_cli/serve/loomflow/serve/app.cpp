@@ -63,7 +63,8 @@ std::optional<nlohmann::json> json_body(const http::ExchangePtr& exchange) {
     // Parse again for the position of the first error.
     std::string why;
     try {
-      (void)nlohmann::json::parse(request.body);
+      auto unused = nlohmann::json::parse(request.body);  // throws with the position
+      static_cast<void>(unused);
     } catch (const nlohmann::json::parse_error& e) {
       why = e.what();
     }
