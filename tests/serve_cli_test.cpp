@@ -707,30 +707,43 @@ TEST(ServeCli, RefusesToStartWithAnInvalidSpecNamingTheFile) {
   EXPECT_NE(r.err.find(spec.path()), std::string::npos) << r.err;
 }
 
+// A streamed run of "slow/held" started on its own thread, in flight at the held model until
+// finish() (or the end of the test) releases the model.
+class HeldStream {
+ public:
+  HeldStream(ServeProcess& serve, HeldModel& model, const std::string& input) : model_(model) {
+    client_ = std::thread([this, &serve, input] {
+      reply_ = serve.post("/v1/runs", {{"target", "slow/held"}, {"input", input}, {"stream", true}});
+    });
+  }
+  ~HeldStream() { finish(); }
+  bool reached_model() { return model_.wait_for_requests(1, kStartTimeout); }
+  // Releases the model and waits for the stream's end.
+  const HttpReply& finish() {
+    model_.release();
+    if (client_.joinable()) client_.join();
+    return reply_;
+  }
+
+ private:
+  HeldModel& model_;
+  HttpReply reply_;
+  std::thread client_;
+};
+
 TEST(ServeCli, SigtermLetsARunInFlightFinishAndRefusesNewWorkMeanwhile) {
   HeldModel model("held answer");
   SpecFile spec(model.spec());
   ServeProcess serve(spec.path(), {"--grace-ms", "30000"});
   ASSERT_LISTENING(serve);
 
-  // A connection opened before SIGTERM (after it, new ones are refused).
+  // A connection opened before SIGTERM, and new ones made during the grace period.
   KeepAliveClient kept;
   auto ready = kept.call("GET", serve.url("/readyz"));
   ASSERT_EQ(ready.status, 200) << ready.body;
 
-  HttpReply streamed;
-  std::thread client([&] {
-    streamed = serve.post("/v1/runs", {{"target", "slow/held"}, {"input", "take your time"}, {"stream", true}});
-  });
-  struct Joiner {
-    std::thread& t;
-    HeldModel& m;
-    ~Joiner() {
-      m.release();
-      if (t.joinable()) t.join();
-    }
-  } joiner{client, model};
-  ASSERT_TRUE(model.wait_for_requests(1, kStartTimeout)) << "the run never called its model:\n" << serve.err();
+  HeldStream held(serve, model, "take your time");
+  ASSERT_TRUE(held.reached_model()) << "the run never called its model:\n" << serve.err();
 
   serve.process().signal(SIGTERM);
   ASSERT_TRUE(serve.process().wait_for_stderr("SIGTERM: shutting down, 1 runs in flight", kStartTimeout)) << serve.err();
@@ -743,6 +756,8 @@ TEST(ServeCli, SigtermLetsARunInFlightFinishAndRefusesNewWorkMeanwhile) {
   EXPECT_EQ(readiness.status, 503) << readiness.body;
   EXPECT_EQ(readiness.json_body()["status"], "shutting_down") << readiness.body;
   EXPECT_EQ(readiness.new_connections, 0);
+  // New connections are still taken during the grace period, so probes see the 503 too.
+  EXPECT_EQ(http_call("GET", serve.url("/readyz")).status, 503);
   auto refused = kept.call("POST", serve.url("/v1/runs"), R"({"target": "slow/held", "input": "one more"})");
   EXPECT_EQ(refused.status, 503) << refused.body;
   EXPECT_EQ(refused.json_body()["error"]["code"], "shutting_down") << refused.body;
@@ -751,8 +766,7 @@ TEST(ServeCli, SigtermLetsARunInFlightFinishAndRefusesNewWorkMeanwhile) {
   EXPECT_EQ(refused_chat.status, 503) << refused_chat.body;
   EXPECT_FALSE(model.wait_for_requests(2, 0ms)) << "a refused request reached the model";
 
-  model.release();
-  client.join();
+  const auto& streamed = held.finish();
   EXPECT_EQ(streamed.status, 200);
   auto [kind, data] = last_event(streamed.body);
   EXPECT_EQ(kind, "run_finished") << streamed.body;
@@ -772,19 +786,8 @@ TEST(ServeCli, SigtermCancelsARunStillGoingAfterTheGracePeriodAndExitsWithOne) {
   ServeProcess serve(spec.path(), {"--grace-ms", "200"});
   ASSERT_LISTENING(serve);
 
-  HttpReply streamed;
-  std::thread client([&] {
-    streamed = serve.post("/v1/runs", {{"target", "slow/held"}, {"input", "forever"}, {"stream", true}});
-  });
-  struct Joiner {
-    std::thread& t;
-    HeldModel& m;
-    ~Joiner() {
-      m.release();
-      if (t.joinable()) t.join();
-    }
-  } joiner{client, model};
-  ASSERT_TRUE(model.wait_for_requests(1, kStartTimeout)) << "the run never called its model:\n" << serve.err();
+  HeldStream held(serve, model, "forever");
+  ASSERT_TRUE(held.reached_model()) << "the run never called its model:\n" << serve.err();
 
   serve.process().signal(SIGTERM);
   auto exit = serve.process().wait_exit(kExitTimeout);  // the model is never released
@@ -793,7 +796,7 @@ TEST(ServeCli, SigtermCancelsARunStillGoingAfterTheGracePeriodAndExitsWithOne) {
   EXPECT_NE(serve.err().find("1 runs still going after 200 ms: cancelling them"), std::string::npos) << serve.err();
   EXPECT_NE(serve.err().find("loomflow serve: stopped"), std::string::npos) << serve.err();
 
-  client.join();
+  const auto& streamed = held.finish();  // the server is gone: the stream has ended
   EXPECT_EQ(streamed.status, 200);
   auto [kind, data] = last_event(streamed.body);
   EXPECT_EQ(kind, "run_finished") << streamed.body;

@@ -30,6 +30,7 @@
 
 #include "loomflow/serve/http/server.hpp"
 #include "loopback_socket.hpp"
+#include "server_test_support.hpp"
 
 using loomflow::ErrorCode;
 using loomflow::serve::http::ExchangePtr;
@@ -40,6 +41,9 @@ using loomflow::serve::http::Response;
 using loomflow::serve::http::Server;
 using loomflow::serve::http::ServerOptions;
 using namespace std::chrono_literals;
+
+using loomflow::testing::Mailbox;
+using loomflow::testing::start_server;
 
 namespace {
 
@@ -209,43 +213,6 @@ CurlResult curl_post(const std::string& url, const std::string& body, const std:
 
 // ---- synchronisation ----
 
-// Exchanges (or anything) handed from the I/O thread to the test.
-template <class T>
-class Mailbox {
- public:
-  void push(T value) {
-    {
-      std::lock_guard lock(mutex_);
-      items_.push_back(std::move(value));
-    }
-    changed_.notify_all();
-  }
-  T pop() {
-    std::unique_lock lock(mutex_);
-    const bool arrived = changed_.wait_for(lock, kSafety, [&] { return !items_.empty(); });
-    if (!arrived) {
-      ADD_FAILURE() << "nothing arrived in the mailbox";
-      return T{};
-    }
-    T value = std::move(items_.front());
-    items_.pop_front();
-    return value;
-  }
-  std::size_t size() const {
-    std::lock_guard lock(mutex_);
-    return items_.size();
-  }
-  bool wait_for_size(std::size_t size) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, kSafety, [&] { return items_.size() >= size; });
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<T> items_;
-};
-
 // Polls a condition that has no notification of its own (e.g. open_connections()).
 template <class Predicate>
 bool eventually(Predicate predicate) {
@@ -255,15 +222,6 @@ bool eventually(Predicate predicate) {
     std::this_thread::sleep_for(1ms);
   }
   return true;
-}
-
-std::unique_ptr<Server> start_server(Handler handler, ServerOptions options = {}) {
-  auto server = Server::start(std::move(options), std::move(handler));
-  if (!server) {
-    ADD_FAILURE() << server.error().describe();
-    return nullptr;
-  }
-  return std::move(*server);
 }
 
 Handler answer_with_path() {

@@ -26,6 +26,7 @@
 #include "loomflow/serve/http/websocket_frame.hpp"
 #include "loomflow/serve/http/websocket_handshake.hpp"
 #include "loopback_socket.hpp"
+#include "server_test_support.hpp"
 
 using loomflow::detail::is_valid_utf8;
 using loomflow::serve::http::encode_close_frame;
@@ -40,6 +41,9 @@ using loomflow::serve::http::WebSocketEvent;
 using loomflow::serve::http::WebSocketOpcode;
 using loomflow::serve::http::WebSocketReader;
 using namespace std::chrono_literals;
+
+using loomflow::testing::Mailbox;
+using loomflow::testing::start_server;
 
 namespace {
 
@@ -164,42 +168,6 @@ std::string header_value(const std::string& head, const std::string& name) {
   const std::size_t start = at + 4 + name.size();
   return head.substr(start, head.find("\r\n", start) - start);
 }
-
-std::unique_ptr<Server> start_server(Handler handler, ServerOptions options = {}) {
-  auto server = Server::start(std::move(options), std::move(handler));
-  if (!server) {
-    ADD_FAILURE() << server.error().describe();
-    return nullptr;
-  }
-  return std::move(*server);
-}
-
-template <class T>
-class Mailbox {
- public:
-  void push(T value) {
-    {
-      std::lock_guard lock(mutex_);
-      items_.push_back(std::move(value));
-    }
-    changed_.notify_all();
-  }
-  T pop() {
-    std::unique_lock lock(mutex_);
-    if (!changed_.wait_for(lock, kSafety, [&] { return !items_.empty(); })) {
-      ADD_FAILURE() << "nothing arrived in the mailbox";
-      return T{};
-    }
-    T value = std::move(items_.front());
-    items_.pop_front();
-    return value;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<T> items_;
-};
 
 struct Message {
   std::string text;
