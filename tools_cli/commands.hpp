@@ -93,6 +93,24 @@ struct ServeArgs {
   std::string prices;
 };
 
+// `loomflow node`, `loomflow worker`, `loomflow cluster status` (cmd_cluster.cpp).
+struct ClusterArgs {
+  std::string listen = "127.0.0.1:7100";  // node; workers default to 127.0.0.1:0
+  std::vector<std::string> join;          // seeds (status: the members to ask, in order)
+  std::string name;
+  std::string secret_file;
+  std::string tls_cert, tls_key, tls_ca;
+  bool insecure = false;
+  long heartbeat_ms = 100;
+  long failure_timeout_ms = 1000;
+  long join_timeout_ms = 10000;
+  std::vector<std::string> tools;  // worker: tool names (comma-separated lists allowed)
+  std::string workdir;             // worker: the working root of bash and the fs_* tools
+  std::uint32_t capacity = 16;     // worker: calls served at once
+  std::size_t threads = 0;
+  bool json = false;               // status
+};
+
 // What specs run by the CLI may name: the built-in models, functions and tools, and every model
 // resolve_model knows (HTTP models share `providers`; default: a fresh environment).
 SpecEnvironment cli_environment(std::shared_ptr<providers::ProviderEnvironment> providers = nullptr);
@@ -130,5 +148,8 @@ int index_query_command(const IndexArgs& args);
 int mcp_tools_command(const McpArgs& args);
 int mcp_call_command(const McpArgs& args);
 int serve_command(const ServeArgs& args);
+int node_command(const ClusterArgs& args);
+int worker_command(const ClusterArgs& args);
+int cluster_status_command(const ClusterArgs& args);
 
 }  // namespace loomflow::cli

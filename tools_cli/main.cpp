@@ -120,6 +120,34 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-body", serve.max_body, "Largest request body in bytes (default 1048576)");
   serve_cmd->add_option("--prices", serve.prices, "A JSON price table laid over the defaults");
 
+  ClusterArgs node, worker, status;
+  worker.listen = "127.0.0.1:0";
+  auto* node_cmd = app.add_subcommand("node", "Run a cluster node: join through seeds, run agents' remote tool calls on workers");
+  auto* worker_cmd = app.add_subcommand("worker", "Run a tool worker: join the cluster and serve the named tools");
+  auto* cluster_cmd = app.add_subcommand("cluster", "Ask a running cluster");
+  auto* status_cmd = cluster_cmd->add_subcommand("status", "Print the members as one member sees them");
+  cluster_cmd->require_subcommand(1);
+  for (auto [cmd, args] : {std::pair{node_cmd, &node}, std::pair{worker_cmd, &worker}, std::pair{status_cmd, &status}}) {
+    cmd->add_option("--join", args->join, cmd == status_cmd ? "HOST:PORT of a member to ask (repeatable: tried in order)"
+                                                             : "HOST:PORT of a seed member (repeatable)");
+    cmd->add_option("--secret-file", args->secret_file, "A file holding the cluster secret (>= 16 bytes)");
+    cmd->add_option("--tls-cert", args->tls_cert, "PEM certificate of this member (mutual TLS)");
+    cmd->add_option("--tls-key", args->tls_key, "PEM private key of --tls-cert");
+    cmd->add_option("--tls-ca", args->tls_ca, "PEM CA file that peers' certificates must chain to");
+    cmd->add_flag("--insecure", args->insecure, "Neither secret nor TLS (trusted test networks only)");
+    cmd->add_option("--join-timeout-ms", args->join_timeout_ms, "How long to try to reach a seed (default 10000)");
+    if (cmd == status_cmd) continue;
+    cmd->add_option("--listen", args->listen, std::string("HOST:PORT to listen on (default ") + args->listen + "; port 0 = any)");
+    cmd->add_option("--name", args->name, "Unique member name (default: the listen address)");
+    cmd->add_option("--heartbeat-ms", args->heartbeat_ms, "Heartbeat interval (default 100)");
+    cmd->add_option("--failure-timeout-ms", args->failure_timeout_ms, "Silence after which a member is unreachable (default 1000)");
+    cmd->add_option("--threads", args->threads, "Scheduler threads (default: one per core)");
+  }
+  worker_cmd->add_option("--tools", worker.tools, "Tools to serve: word_count, add, wait; with --workdir bash and fs_* (comma-separated)")->required();
+  worker_cmd->add_option("--workdir", worker.workdir, "Working root of the bash and fs_* tools");
+  worker_cmd->add_option("--capacity", worker.capacity, "Calls served at once (default 16)");
+  status_cmd->add_flag("--json", status.json, "Print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -147,5 +175,8 @@ int main(int argc, char** argv) {
   if (*mcp_tools) return mcp_tools_command(mcp);
   if (*mcp_call) return mcp_call_command(mcp);
   if (*serve_cmd) return serve_command(serve);
+  if (*node_cmd) return node_command(node);
+  if (*worker_cmd) return worker_command(worker);
+  if (*status_cmd) return cluster_status_command(status);
   return 2;
 }

@@ -13,6 +13,7 @@
 
 #include "loomflow/actors/directory.hpp"
 #include "loomflow/actors/event_channel.hpp"
+#include "loomflow/actors/extension.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/type_registry.hpp"
 
@@ -94,13 +95,17 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const Runtime
   // to ~185 µs per durable step, W2 from ~200 to ~170 µs per run.
   cfg.set("work-stealing.moderate-sleep-duration", caf::timespan(0));
   actors::register_message_types(cfg);
+  if (config.extension) config.extension->configure(cfg);
   return cfg;
 }
 
 }  // namespace
 
 struct Runtime::Impl {
-  explicit Impl(const RuntimeConfig& config) : system(configure(cfg, config)), directory(system, config.tool_policy) {
+  explicit Impl(const RuntimeConfig& config)
+      : system(configure(cfg, config)), directory(system, config.tool_policy, config.extension),
+        extension(config.extension) {
+    if (extension) extension->started(system);
     threads = config.worker_threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.worker_threads;
     if (config.journal) journal = actors::spawn_journal(system, config.journal);
   }
@@ -223,6 +228,7 @@ struct Runtime::Impl {
   caf::actor_system_config cfg;
   caf::actor_system system;
   actors::Directory directory;
+  std::shared_ptr<detail::RuntimeExtension> extension;
   actors::journal_actor journal;  // empty without a journal
   std::size_t threads = 1;
   std::mutex live_mutex;
@@ -233,6 +239,7 @@ Runtime::Runtime(RuntimeConfig config) : impl_(std::make_unique<Impl>(config)) {
 
 Runtime::~Runtime() {
   impl_->cancel_live_runs();
+  if (impl_->extension) impl_->extension->stopping();
   impl_->directory.shutdown();
   // Flushes what is queued (the outcomes of runs that just ended) and stops.
   if (impl_->journal) caf::anon_send(impl_->journal, actors::journal_stop_atom::value);

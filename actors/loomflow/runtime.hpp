@@ -31,11 +31,17 @@ namespace loomflow {
 // under (session_id, step_name) before its result is used, and starting a run on a session that
 // has history resumes it — journaled steps return their recorded results without running again.
 // See loomflow/journal.hpp for open_journal("rocksdb:PATH" | "sqlite:PATH" | "postgres://..." | "memory:").
+namespace detail {
+struct RuntimeExtension;
+}
+
 struct RuntimeConfig {
   std::size_t worker_threads = 0;        // scheduler threads; 0 = one per core (default)
   std::shared_ptr<JournalStore> journal;  // empty: runs are not journaled (default)
   // Which tools each user may call (see tool_policy.hpp); empty: every tool, for everyone (default).
   std::shared_ptr<const ToolPolicy> tool_policy;
+  // Set by loomflow_cluster (cluster::Node) to make this Runtime a cluster node; leave it empty.
+  std::shared_ptr<detail::RuntimeExtension> extension;
 };
 
 namespace detail {

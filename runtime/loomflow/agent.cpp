@@ -53,6 +53,23 @@ Expected<Tool> Tool::function(std::string name, std::string description, std::st
   return Tool(std::move(impl));
 }
 
+Expected<Tool> Tool::remote(ToolSpec spec, ToolOptions options) {
+  if (!is_valid_name(spec.name))
+    return Error{ErrorCode::invalid_argument,
+                 "tool '" + spec.name + "' has an invalid name (use [A-Za-z0-9_-], 1 to 64 characters)"};
+  if (spec.parameters_schema.empty()) spec.parameters_schema = R"({"type":"object"})";
+  if (auto ok = check_schema_text(spec.parameters_schema, "tool '" + spec.name + "' parameters schema"); !ok)
+    return ok.error();
+  auto impl = std::make_shared<detail::ToolImpl>();
+  impl->kind = detail::ToolImpl::Kind::remote;
+  impl->parameters = std::make_shared<const nlohmann::json>(nlohmann::json::parse(spec.parameters_schema));
+  impl->spec = std::move(spec);
+  impl->idempotent = options.idempotent;
+  impl->sequential = options.sequential;
+  impl->timeout = options.timeout;
+  return Tool(std::move(impl));
+}
+
 const ToolSpec& Tool::spec() const noexcept { return impl_->spec; }
 
 Expected<Agent> Agent::create(AgentOptions options) {

@@ -1,6 +1,7 @@
 // loomflow/tool.hpp — `Tool`: something an agent can call, described to the model by a `ToolSpec`.
 //
-// Kinds: a C++ function (`Tool::function`), or a workflow (`Workflow::as_tool`). A tool is an
+// Kinds: a C++ function (`Tool::function`), a workflow (`Workflow::as_tool`), or a tool served by
+// the cluster's workers (`Tool::remote`). A tool is an
 // immutable value, cheap to copy. Each call runs in its own actor, so the calls of one model turn
 // run concurrently; a function that blocks (I/O, subprocesses) must say so with
 // `ToolOptions::blocking` and then runs on a detached actor. Functions must be thread-safe.
@@ -61,6 +62,12 @@ class Tool {
   // Fails when the name is not [A-Za-z0-9_-]{1,64} or the schema is not valid JSON Schema.
   static Expected<Tool> function(std::string name, std::string description, std::string parameters_schema,
                                  ToolFn fn, ToolOptions options = {});
+
+  // A tool served by the cluster's tool workers (`loomflow worker`, see loomflow/cluster/node.hpp):
+  // each call goes to one of the workers serving `spec.name`. Only a Runtime that is a cluster node
+  // can run it; elsewhere every call is a tool error saying so. `options.blocking` is ignored.
+  // Fails like function() on a bad name or schema.
+  static Expected<Tool> remote(ToolSpec spec, ToolOptions options = {});
 
   const ToolSpec& spec() const noexcept;
   const std::string& name() const noexcept { return spec().name; }

@@ -195,13 +195,13 @@ void invoke_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::stri
 }
 
 // Runs one tool call. A journaled run first records that the dispatch of a tool that is not
-// idempotent started, so that after a crash its repeat arrives flagged as a redelivery. (Workflow
-// tools journal their own steps.)
+// idempotent started, so that after a crash its repeat arrives flagged as a redelivery (remote tools
+// too: the worker sees the flag). (Workflow tools journal their own steps.)
 void run_tool(self_ptr self, std::size_t k, std::size_t tool_index, std::string step, ToolCall call,
               bool redelivery) {
   auto& st = self->state;
   const auto& tool = st.agent->options.tools[tool_index].impl();
-  if (!journaled(st.ctx) || tool.idempotent || tool.kind != detail::ToolImpl::Kind::function) {
+  if (!journaled(st.ctx) || tool.idempotent || tool.kind == detail::ToolImpl::Kind::workflow) {
     invoke_tool(self, k, tool_index, std::move(step), std::move(call), redelivery);
     return;
   }

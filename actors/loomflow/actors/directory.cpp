@@ -2,6 +2,8 @@
 
 #include <caf/all.hpp>
 
+#include "loomflow/actors/extension.hpp"
+
 namespace loomflow::actors {
 
 std::shared_ptr<const CompiledWorkflow> Directory::workflow(const std::shared_ptr<const detail::WorkflowImpl>& wf) {
@@ -50,8 +52,20 @@ model_actor Directory::model(const std::shared_ptr<Provider>& provider) {
 
 tool_actor Directory::tool(const std::shared_ptr<const detail::ToolImpl>& t) {
   if (auto it = tools_.find(t.get()); it != tools_.end()) return it->second.second;
-  tool_actor handle = t->kind == detail::ToolImpl::Kind::function ? spawn_function_tool(sys_, t)
-                                                                  : spawn_workflow_tool(sys_, t, workflow(t->workflow));
+  tool_actor handle;
+  switch (t->kind) {
+    case detail::ToolImpl::Kind::function: handle = spawn_function_tool(sys_, t); break;
+    case detail::ToolImpl::Kind::workflow: handle = spawn_workflow_tool(sys_, t, workflow(t->workflow)); break;
+    case detail::ToolImpl::Kind::remote:
+      // The cluster owns its router: not ours to stop.
+      if (extension_) {
+        handle = extension_->remote_tool(*t);
+        tools_.emplace(t.get(), std::make_pair(std::shared_ptr<const void>(t), handle));
+        return handle;
+      }
+      handle = spawn_unserved_tool(sys_, t);
+      break;
+  }
   spawned_.push_back(caf::actor_cast<caf::strong_actor_ptr>(handle));
   tools_.emplace(t.get(), std::make_pair(std::shared_ptr<const void>(t), handle));
   return handle;

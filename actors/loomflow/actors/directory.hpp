@@ -15,12 +15,17 @@
 
 #include "loomflow/actors/spawn.hpp"
 
+namespace loomflow::detail {
+struct RuntimeExtension;
+}
+
 namespace loomflow::actors {
 
 class Directory {
  public:
-  Directory(caf::actor_system& sys, std::shared_ptr<const ToolPolicy> policy)
-      : sys_(sys), policy_(std::move(policy)) {}
+  Directory(caf::actor_system& sys, std::shared_ptr<const ToolPolicy> policy,
+            std::shared_ptr<detail::RuntimeExtension> extension)
+      : sys_(sys), policy_(std::move(policy)), extension_(std::move(extension)) {}
 
   std::shared_ptr<const CompiledWorkflow> workflow(const std::shared_ptr<const detail::WorkflowImpl>& wf);
   std::shared_ptr<const CompiledAgent> agent(const std::shared_ptr<const detail::AgentImpl>& agent);
@@ -34,6 +39,7 @@ class Directory {
 
   caf::actor_system& sys_;
   std::shared_ptr<const ToolPolicy> policy_;  // handed to every compiled agent
+  std::shared_ptr<detail::RuntimeExtension> extension_;  // the cluster's, for remote tools; may be empty
   std::recursive_mutex mutex_;  // compiling recurses into nested definitions
   std::unordered_map<const void*, std::pair<std::shared_ptr<const void>, std::shared_ptr<const CompiledWorkflow>>> workflows_;
   std::unordered_map<const void*, std::pair<std::shared_ptr<const void>, std::shared_ptr<const CompiledAgent>>> agents_;

@@ -49,6 +49,8 @@ step_actor spawn_step_node(caf::actor_system& sys, std::shared_ptr<const detail:
                            std::shared_ptr<const CompiledWorkflow> compiled, std::int32_t index);
 model_actor spawn_model(caf::actor_system& sys, std::shared_ptr<Provider> provider);
 tool_actor spawn_function_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool);
+// A remote tool on a Runtime that is not a cluster node: every call is a tool error saying so.
+tool_actor spawn_unserved_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool);
 tool_actor spawn_workflow_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool,
                                std::shared_ptr<const CompiledWorkflow> compiled);
 

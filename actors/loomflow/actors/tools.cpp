@@ -98,6 +98,17 @@ tool_actor spawn_function_tool(caf::actor_system& sys, std::shared_ptr<const det
   return sys.spawn(function_tool, std::move(tool));
 }
 
+tool_actor spawn_unserved_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool) {
+  return sys.spawn([name = tool->spec.name]() -> tool_actor::behavior_type {
+    return {
+        [name](tool_invocation&) {
+          return tool_result{"error: tool '" + name + "' is served by cluster workers, but this runtime is not a cluster node",
+                             true, {}, {}};
+        },
+    };
+  });
+}
+
 tool_actor spawn_workflow_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool,
                                std::shared_ptr<const CompiledWorkflow> compiled) {
   return sys.spawn(workflow_tool, std::move(tool), std::move(compiled));

@@ -21,7 +21,7 @@
 namespace loomflow::detail {
 
 struct ToolImpl {
-  enum class Kind { function, workflow };
+  enum class Kind { function, workflow, remote };  // remote: served by cluster workers
   Kind kind = Kind::function;
   ToolSpec spec;
   ToolFn fn;                                     // Kind::function

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <thread>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -84,6 +86,20 @@ std::map<std::string, Tool> builtin_tools() {
         return nlohmann::json(a->get<double>() + b->get<double>()).dump();
       },
       ToolOptions{.idempotent = true});
+  auto wait = Tool::function(
+      "wait", "Waits the given number of milliseconds (at most 60000), then answers. A stand-in for I/O.",
+      R"({"type":"object","properties":{"ms":{"type":"integer","minimum":0,"maximum":60000}},"required":["ms"],"additionalProperties":false})",
+      [](const ToolContext&, std::string_view arguments) -> Expected<std::string> {
+        auto args = parse_arguments("wait", arguments);
+        if (!args) return args.error();
+        auto ms = args->find("ms");
+        if (ms == args->end() || !ms->is_number_integer() || ms->get<long long>() < 0 || ms->get<long long>() > 60000)
+          return Error{ErrorCode::tool_error, "wait: \"ms\" must be an integer from 0 to 60000"};
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms->get<long long>()));
+        return "waited " + std::to_string(ms->get<long long>()) + " ms";
+      },
+      ToolOptions{.blocking = true, .idempotent = true});
+  tools.emplace("wait", std::move(wait).value());
   tools.emplace("word_count", std::move(word_count).value());
   tools.emplace("add", std::move(add).value());
   return tools;

@@ -84,6 +84,9 @@ Expected<std::string> run(const BashState& state, const ToolContext& ctx, const 
 
   std::map<std::string, std::string> environment = state.environment;
   if (!state.options.extra_env.count("HOME")) environment["HOME"] = base_path;
+  // So a command can deduplicate its effect across a redelivery (see ToolContext).
+  environment["LOOMFLOW_IDEMPOTENCY_KEY"] = std::string(ctx.idempotency_key);
+  environment["LOOMFLOW_REDELIVERY"] = ctx.redelivery ? "1" : "0";
   ProcessSpec spec;
   spec.argv = {state.options.shell, "-c", args.command};
   for (const auto& [name, value] : environment) spec.env.push_back(name + "=" + value);

@@ -18,7 +18,9 @@
 // process tree was killed"}, followed by the partial output.
 //
 // Environment: exactly PATH (`path`), HOME (the working root, or the user's directory), LANG=C.UTF-8,
-// the variables of `pass_env` copied from this process when the tool is made, and `extra_env`.
+// LOOMFLOW_IDEMPOTENCY_KEY (the call's "<session>/<step>", the same when a crashed or lost call is
+// dispatched again) and LOOMFLOW_REDELIVERY ("1" then, else "0"), the variables of `pass_env`
+// copied from this process when the tool is made, and `extra_env`.
 // Nothing else of this process's environment reaches the command.
 //
 // NOT a security boundary: the command runs as this process's user, can read and write whatever

@@ -1,0 +1,27 @@
+// loomflow/actors/extension.hpp — how a layer above the runtime (the cluster) extends a Runtime's
+// actor system: modules and options before it starts, its own actors once it runs, and the actor
+// behind each remote tool.
+//
+// Contract: `configure` runs once, on the thread constructing the Runtime, before the actor system
+// exists; `started` once right after; `remote_tool` whenever the Runtime compiles an agent that
+// uses a `Tool::remote` (under the Runtime's compile lock: it must not block); `stopping` once when
+// the Runtime is destroyed, before its actors are stopped. Thread-safety: see each call.
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include "loomflow/actors/interfaces.hpp"
+#include "loomflow/detail/definitions.hpp"
+
+namespace loomflow::detail {
+
+struct RuntimeExtension {
+  virtual ~RuntimeExtension() = default;
+  virtual void configure(caf::actor_system_config& cfg) = 0;
+  virtual void started(caf::actor_system& system) = 0;
+  // The actor that dispatches calls of `tool` (Kind::remote) to the workers serving it.
+  virtual actors::tool_actor remote_tool(const ToolImpl& tool) = 0;
+  virtual void stopping() = 0;
+};
+
+}  // namespace loomflow::detail

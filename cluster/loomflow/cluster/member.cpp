@@ -1,0 +1,282 @@
+// The member actor: gate, membership, failure detector, joiner and (on workers) tool-call entry.
+#include "loomflow/cluster/member.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <caf/all.hpp>
+
+#include "loomflow/cluster/auth.hpp"
+#include "loomflow/cluster/handshake.hpp"
+
+namespace loomflow::cluster {
+
+void MembershipView::publish(std::vector<MemberStatus> now) {
+  {
+    std::lock_guard<std::mutex> guard(mutex);
+    members = std::move(now);
+  }
+  changed.notify_all();
+}
+
+void MembershipView::seed_answered(const std::string& seed, Error outcome) {
+  {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (outcome.code == ErrorCode::ok) joined = true;
+    seed_outcomes[seed] = std::move(outcome);
+  }
+  changed.notify_all();
+}
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct Peer {
+  MemberInfo info;
+  member_actor handle;
+  caf::node_id node;
+  MemberState state = MemberState::up;
+  clock::time_point last_heard;
+};
+
+// A challenge handed out and not answered yet.
+struct Pending {
+  std::string their_nonce;
+  std::string name;
+  caf::node_id node;
+  clock::time_point expires;
+};
+
+struct MemberActorState {
+  MemberSettings settings;
+  std::map<std::string, Peer> peers;  // by name
+  std::set<caf::node_id> trusted;     // nodes that completed a handshake with us
+  std::map<std::string, Pending> challenges;  // by our nonce
+  std::set<std::string> connecting;   // addresses with a handshake in flight
+  std::map<std::string, clock::time_point> next_attempt;  // seeds: when to try again
+  bool listening = false;
+  static inline const char* name = "loomflow.cluster.member";
+};
+
+using self_ptr = member_actor::stateful_pointer<MemberActorState>;
+
+constexpr std::size_t kMaxDownKept = 64;
+constexpr auto kRetryEvery = std::chrono::seconds(1);
+constexpr auto kChallengeLifetime = std::chrono::seconds(30);
+
+std::int64_t ms_since(clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count();
+}
+
+std::vector<MemberStatus> snapshot(self_ptr self) {
+  auto& st = self->state;
+  std::vector<MemberStatus> out;
+  out.push_back(MemberStatus{st.settings.self, MemberState::up, 0, true});
+  for (const auto& [name, peer] : st.peers)
+    out.push_back(MemberStatus{peer.info, peer.state, ms_since(peer.last_heard), false});
+  return out;
+}
+
+void publish(self_ptr self) { self->state.settings.view->publish(snapshot(self)); }
+
+bool is_trusted(self_ptr self) {
+  const auto& sender = self->current_sender();
+  if (!sender) return false;
+  return sender->node() == self->node() || self->state.trusted.count(sender->node()) > 0;
+}
+
+void tell_router(self_ptr self, const Peer& peer) {
+  if (peer.info.role != MemberRole::worker || !self->state.settings.router) return;
+  self->send(self->state.settings.router,
+             worker_update{peer.info, caf::actor_cast<caf::actor>(peer.handle), peer.state == MemberState::up});
+}
+
+void changed(self_ptr self, const Peer& peer) {
+  tell_router(self, peer);
+  publish(self);
+  if (self->state.settings.on_change) self->state.settings.on_change(MemberStatus{peer.info, peer.state, 0, false});
+}
+
+void set_state(self_ptr self, Peer& peer, MemberState state) {
+  if (peer.state == state) return;
+  peer.state = state;
+  changed(self, peer);
+}
+
+// Forgets the oldest down members beyond kMaxDownKept.
+void trim_down(self_ptr self) {
+  auto& peers = self->state.peers;
+  std::vector<std::map<std::string, Peer>::iterator> down;
+  for (auto it = peers.begin(); it != peers.end(); ++it)
+    if (it->second.state == MemberState::down) down.push_back(it);
+  if (down.size() <= kMaxDownKept) return;
+  std::sort(down.begin(), down.end(), [](auto a, auto b) { return a->second.last_heard < b->second.last_heard; });
+  for (std::size_t i = 0; i + kMaxDownKept < down.size(); ++i) peers.erase(down[i]);
+}
+
+// A member authenticated (either direction): record it, watch it, tell whoever cares.
+void admit(self_ptr self, const MemberInfo& info, member_actor handle, const caf::node_id& node) {
+  auto& st = self->state;
+  st.trusted.insert(node);
+  auto it = st.peers.find(info.name);
+  if (it != st.peers.end() && it->second.info.incarnation == info.incarnation && it->second.state != MemberState::down &&
+      it->second.handle == handle) {
+    it->second.last_heard = clock::now();
+    return;  // both sides joined each other at once: already known
+  }
+  if (it != st.peers.end() && it->second.handle && it->second.handle != handle) self->demonitor(it->second.handle.address());
+  Peer peer{info, handle, node, MemberState::down, clock::now()};
+  self->monitor(handle);
+  auto& slot = st.peers[info.name];
+  slot = std::move(peer);
+  set_state(self, slot, MemberState::up);
+  trim_down(self);
+}
+
+bool known_up(self_ptr self, const std::string& address) {
+  for (const auto& [name, peer] : self->state.peers)
+    if (peer.info.address == address && peer.state != MemberState::down) return true;
+  return false;
+}
+
+void connect(self_ptr self, const std::string& address) {
+  auto& st = self->state;
+  if (!st.listening || address == st.settings.self.address || st.connecting.count(address) > 0 ||
+      known_up(self, address))
+    return;
+  st.connecting.insert(address);
+  const bool seed =
+      std::find(st.settings.seeds.begin(), st.settings.seeds.end(), address) != st.settings.seeds.end();
+  handshake(self, st.settings.connector, address, st.settings.access, st.settings.self, caf::actor_cast<caf::actor>(self),
+            [self, address, seed](Expected<Joined> joined) {
+              auto& st = self->state;
+              st.connecting.erase(address);
+              if (seed) st.settings.view->seed_answered(address, joined ? Error{ErrorCode::ok, {}} : joined.error());
+              if (!joined) {
+                st.next_attempt[address] = clock::now() + kRetryEvery;
+                return;
+              }
+              admit(self, joined->welcome.info, joined->gate, joined->node);
+              for (const auto& m : joined->welcome.members)
+                if (m.state == MemberState::up && m.info.role != MemberRole::client) connect(self, m.info.address);
+            });
+}
+
+void tick(self_ptr self) {
+  auto& st = self->state;
+  const auto now = clock::now();
+  const cluster_heartbeat beat{st.settings.self.name, st.settings.self.incarnation};
+  for (auto& [name, peer] : st.peers) {
+    if (peer.state == MemberState::down) continue;
+    self->send(peer.handle, beat);
+    if (peer.state == MemberState::up && now - peer.last_heard > st.settings.failure_timeout)
+      set_state(self, peer, MemberState::unreachable);
+  }
+  for (const auto& seed : st.settings.seeds) {
+    auto when = st.next_attempt.find(seed);
+    if (when == st.next_attempt.end() || when->second <= now) {
+      st.next_attempt[seed] = now + kRetryEvery;
+      connect(self, seed);
+    }
+  }
+  for (auto it = st.challenges.begin(); it != st.challenges.end();)
+    it = it->second.expires < now ? st.challenges.erase(it) : std::next(it);
+  publish(self);  // fresh last_heard figures
+  self->delayed_send(self, st.settings.heartbeat_interval, tick_atom::value);
+}
+
+Error refusal(std::string why) { return Error{ErrorCode::permission_denied, std::move(why)}; }
+
+member_actor::behavior_type member(self_ptr self, MemberSettings settings) {
+  self->state.settings = std::move(settings);
+  // Stopping (the Node's Runtime ends): tell the others, so they need not wait for the failure detector.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    const cluster_leave leave{self->state.settings.self.name, self->state.settings.self.incarnation};
+    for (auto& [name, peer] : self->state.peers)
+      if (peer.state != MemberState::down) self->send(peer.handle, leave);
+    self->quit(msg.reason);
+  });
+  self->set_down_handler([self](caf::down_msg& msg) {
+    for (auto& [name, peer] : self->state.peers)
+      if (peer.handle && peer.handle.address() == msg.source) set_state(self, peer, MemberState::down);
+  });
+  return {
+      [self](listening_atom, std::string& address) {
+        auto& st = self->state;
+        st.settings.self.address = address;
+        if (st.settings.self.name.empty()) st.settings.self.name = address;
+        st.listening = true;
+        tick(self);
+      },
+      [self](tick_atom) { tick(self); },
+      [self](connect_atom, std::string& address) { connect(self, address); },
+      [self](cluster_hello& hello) -> cluster_challenge {
+        auto& st = self->state;
+        const auto& sender = self->current_sender();
+        if (!sender) return {refusal("anonymous hello"), {}, {}};
+        std::string nonce = make_nonce();
+        st.challenges[nonce] = Pending{hello.nonce, hello.name, sender->node(), clock::now() + kChallengeLifetime};
+        return {Error{ErrorCode::ok, {}}, nonce, make_proof(st.settings.access.secret, "gate", hello.nonce, nonce)};
+      },
+      [self](cluster_join& join) -> cluster_welcome {
+        auto& st = self->state;
+        const auto& sender = self->current_sender();
+        auto pending = st.challenges.find(join.nonce);
+        if (!sender || pending == st.challenges.end() || pending->second.node != sender->node() ||
+            pending->second.name != join.info.name)
+          return {refusal("no handshake in progress for this member"), st.settings.self, {}};
+        auto expected = make_proof(st.settings.access.secret, "join", join.nonce, pending->second.their_nonce,
+                                   join.info.name);
+        st.challenges.erase(pending);
+        if (!proof_matches(expected, join.proof))
+          return {refusal("wrong cluster secret (the secrets differ, or one side has none)"), st.settings.self, {}};
+        if (join.info.role == MemberRole::client) {
+          st.trusted.insert(sender->node());
+          return {Error{ErrorCode::ok, {}}, st.settings.self, snapshot(self)};
+        }
+        if (join.info.name == st.settings.self.name)
+          return {refusal("member name '" + join.info.name + "' is this member's own"), st.settings.self, {}};
+        auto same = st.peers.find(join.info.name);
+        if (same != st.peers.end() && same->second.state != MemberState::down &&
+            same->second.info.address != join.info.address)
+          return {refusal("a member named '" + join.info.name + "' is already up at " + same->second.info.address),
+                  st.settings.self, {}};
+        if (!join.member) return {refusal("a member must name its member actor"), st.settings.self, {}};
+        admit(self, join.info, caf::actor_cast<member_actor>(join.member), sender->node());
+        return {Error{ErrorCode::ok, {}}, st.settings.self, snapshot(self)};
+      },
+      [self](cluster_heartbeat& beat) {
+        if (!is_trusted(self)) return;
+        auto it = self->state.peers.find(beat.name);
+        if (it == self->state.peers.end() || it->second.info.incarnation != beat.incarnation) return;
+        if (it->second.state == MemberState::down) return;  // its connection closed: it must join again
+        it->second.last_heard = clock::now();
+        set_state(self, it->second, MemberState::up);
+      },
+      [self](cluster_leave& leave) {
+        if (!is_trusted(self)) return;
+        auto it = self->state.peers.find(leave.name);
+        if (it == self->state.peers.end() || it->second.info.incarnation != leave.incarnation) return;
+        set_state(self, it->second, MemberState::down);
+      },
+      [self](actors::tool_invocation& inv) -> caf::result<actors::tool_result> {
+        if (!is_trusted(self))
+          return actors::tool_result{"error: refused: the caller has not joined the cluster", true, {}, {}};
+        auto it = self->state.settings.served.find(inv.call.name);
+        if (it == self->state.settings.served.end())
+          return actors::tool_result{"error: worker '" + self->state.settings.self.name + "' does not serve tool '" +
+                                         inv.call.name + "'",
+                                     true, {}, {}};
+        return self->delegate(it->second, std::move(inv));
+      },
+  };
+}
+
+}  // namespace
+
+member_actor spawn_member(caf::actor_system& system, MemberSettings settings) {
+  return system.spawn(member, std::move(settings));
+}
+
+}  // namespace loomflow::cluster

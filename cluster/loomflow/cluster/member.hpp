@@ -1,0 +1,61 @@
+// loomflow/cluster/member.hpp — the member actor (see protocol.hpp) and the view of the membership
+// it keeps for `Node`. Internal.
+//
+// The member actor is this process's gate (it answers handshakes), its failure detector (it sends
+// heartbeats to every peer and marks those it stops hearing from), its joiner (seeds first, then
+// every member they name, retried while unreachable) and, on workers, the entry of tool calls.
+// It tells the router which workers can take calls.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
+
+#include "loomflow/cluster/node.hpp"
+#include "loomflow/cluster/protocol.hpp"
+
+namespace loomflow::cluster {
+
+// What the member actor publishes for other threads. Thread-safety: all members lock `mutex`.
+struct MembershipView {
+  mutable std::mutex mutex;
+  mutable std::condition_variable changed;
+  std::vector<MemberStatus> members;  // itself first
+  // Seeds until this member first joined one: the last outcome of each (ok, or why not).
+  std::map<std::string, Error> seed_outcomes;
+  bool joined = false;  // some seed welcomed this member (or there were none)
+
+  void publish(std::vector<MemberStatus> now);
+  void seed_answered(const std::string& seed, Error outcome);
+};
+
+struct MemberSettings {
+  MemberInfo self;  // `address` (and a default `name`) arrive with listening_atom
+  ClusterAccess access;
+  std::vector<std::string> seeds;
+  std::chrono::milliseconds heartbeat_interval{100};
+  std::chrono::milliseconds failure_timeout{1000};
+  std::map<std::string, actors::tool_actor> served;  // workers: tool name -> the local tool actor
+  std::function<void(const MemberStatus&)> on_change;
+  std::shared_ptr<MembershipView> view;
+  caf::io::middleman_actor connector;  // the middleman (or the TLS manager) that connects to peers
+  router_actor router;                  // told which workers serve what
+};
+
+member_actor spawn_member(caf::actor_system& system, MemberSettings settings);
+
+struct RouterSettings {
+  std::chrono::milliseconds unserved_timeout{30'000};
+  std::uint32_t max_dispatch_attempts = 3;
+};
+
+router_actor spawn_router(caf::actor_system& system, RouterSettings settings);
+
+}  // namespace loomflow::cluster

@@ -1,0 +1,268 @@
+#include "loomflow/cluster/node.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <future>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+
+#include "loomflow/actors/extension.hpp"
+#include "loomflow/actors/spawn.hpp"
+#include "loomflow/actors/type_registry.hpp"
+#include "loomflow/cluster/handshake.hpp"
+#include "loomflow/cluster/member.hpp"
+
+namespace loomflow::cluster {
+
+Expected<std::pair<std::string, std::uint16_t>> parse_address(const std::string& address, const std::string& what) {
+  const auto colon = address.rfind(':');
+  const auto bad = [&](const std::string& why) {
+    return Error{ErrorCode::invalid_argument, what + " '" + address + "': " + why + " (expected HOST:PORT)"};
+  };
+  if (colon == std::string::npos || colon == 0) return bad("no host");
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string port_text = address.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535)
+    return bad("the port is not a number from 0 to 65535");
+  return std::make_pair(std::move(host), static_cast<std::uint16_t>(port));
+}
+
+namespace {
+
+Expected<void> check_access(const ClusterAccess& access) {
+  const auto& tls = access.tls;
+  if (tls.enabled()) {
+    const std::pair<const char*, const std::string*> files[] = {
+        {"TLS certificate", &tls.certificate}, {"TLS key", &tls.key}, {"TLS CA file", &tls.ca}};
+    for (const auto& [what, path] : files) {
+      if (path->empty())
+        return Error{ErrorCode::invalid_argument, std::string("TLS needs a certificate, a key and a CA file: the ") +
+                                                      what + " is missing"};
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(*path, ec))
+        return Error{ErrorCode::invalid_argument, std::string(what) + " '" + *path + "' is not a readable file"};
+    }
+  }
+  if (access.secret.empty() && !tls.enabled() && !access.insecure)
+    return Error{ErrorCode::invalid_argument,
+                 "a cluster needs a secret or TLS (or, on a trusted test network only, `insecure`)"};
+  return {};
+}
+
+// Loads the middleman (and TLS) into an actor system config: shared by nodes and query_members.
+void configure_network(caf::actor_system_config& cfg, const ClusterAccess& access) {
+  cfg.load<caf::io::middleman>();
+  if (access.tls.enabled()) {
+    cfg.load<caf::openssl::manager>();
+    cfg.set("openssl.certificate", access.tls.certificate);
+    cfg.set("openssl.key", access.tls.key);
+    cfg.set("openssl.cafile", access.tls.ca);
+  }
+  // Remote messages are decoded on the multiplexer thread instead of being handed to a pool of
+  // middleman workers first: one thread hop less per message each way.
+  cfg.set("middleman.workers", std::size_t{0});
+  register_cluster_types(cfg);
+}
+
+caf::io::middleman_actor connector(caf::actor_system& system, const ClusterAccess& access) {
+  return access.tls.enabled() ? system.openssl_manager().actor_handle() : system.middleman().actor_handle();
+}
+
+std::uint64_t unix_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+class ClusterExtension final : public detail::RuntimeExtension {
+ public:
+  ClusterExtension(const NodeConfig& config, MemberInfo self, std::shared_ptr<MembershipView> view)
+      : config_(config), self_(std::move(self)), view_(std::move(view)) {}
+
+  void configure(caf::actor_system_config& cfg) override {
+    configure_network(cfg, config_.access);
+    // A hung peer is found by our own heartbeats after failure_timeout; CAF's close its connection
+    // only much later, so a peer that merely stalled can come back without joining again.
+    cfg.set("middleman.heartbeat-interval", caf::timespan(config_.heartbeat_interval));
+    cfg.set("middleman.connection-timeout", caf::timespan(config_.failure_timeout * 30));
+  }
+
+  void started(caf::actor_system& system) override {
+    system_ = &system;
+    router_ = spawn_router(system, RouterSettings{config_.unserved_timeout, config_.max_dispatch_attempts});
+    MemberSettings settings;
+    settings.self = self_;
+    settings.access = config_.access;
+    settings.seeds = config_.seeds;
+    settings.heartbeat_interval = config_.heartbeat_interval;
+    settings.failure_timeout = config_.failure_timeout;
+    for (const auto& tool : config_.tools) {
+      auto keep = std::make_shared<Tool>(tool);
+      settings.served.emplace(tool.name(), actors::spawn_function_tool(
+                                               system, std::shared_ptr<const detail::ToolImpl>(keep, &keep->impl())));
+    }
+    settings.on_change = config_.on_change;
+    settings.view = view_;
+    settings.connector = connector(system, config_.access);
+    settings.router = router_;
+    served_ = settings.served;
+    member_ = spawn_member(system, std::move(settings));
+  }
+
+  actors::tool_actor remote_tool(const detail::ToolImpl&) override {
+    return caf::actor_cast<actors::tool_actor>(router_);
+  }
+
+  void stopping() override {
+    caf::anon_send_exit(member_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(router_, caf::exit_reason::user_shutdown);
+    for (auto& [name, tool] : served_) caf::anon_send_exit(tool, caf::exit_reason::user_shutdown);
+  }
+
+  caf::actor_system& system() { return *system_; }
+  const member_actor& member() const { return member_; }
+
+ private:
+  const NodeConfig& config_;  // the Node's, which outlives its Runtime
+  MemberInfo self_;
+  std::shared_ptr<MembershipView> view_;
+  caf::actor_system* system_ = nullptr;
+  router_actor router_;
+  member_actor member_;
+  std::map<std::string, actors::tool_actor> served_;
+};
+
+}  // namespace
+
+struct Node::Impl {
+  NodeConfig config;
+  std::shared_ptr<MembershipView> view = std::make_shared<MembershipView>();
+  std::shared_ptr<ClusterExtension> extension;
+  std::unique_ptr<Runtime> runtime;
+  std::string name;
+  std::string address;
+};
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Node::~Node() { impl_->runtime.reset(); }
+
+Runtime& Node::runtime() noexcept { return *impl_->runtime; }
+const std::string& Node::name() const noexcept { return impl_->name; }
+const std::string& Node::address() const noexcept { return impl_->address; }
+
+std::vector<MemberStatus> Node::members() const {
+  std::lock_guard<std::mutex> guard(impl_->view->mutex);
+  return impl_->view->members;
+}
+
+bool Node::wait_until(const std::function<bool(const std::vector<MemberStatus>&)>& holds,
+                      std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(impl_->view->mutex);
+  return impl_->view->changed.wait_for(lock, timeout, [&] { return holds(impl_->view->members); });
+}
+
+Expected<Tool> Node::tool(const std::string& tool) const {
+  for (const auto& m : members()) {
+    if (m.state != MemberState::up || m.info.role != MemberRole::worker) continue;
+    for (const auto& served : m.info.tools)
+      if (served.spec.name == tool) return Tool::remote(served.spec, ToolOptions{.idempotent = served.idempotent});
+  }
+  return Error{ErrorCode::invalid_argument, "no worker of the cluster serves tool '" + tool + "' now"};
+}
+
+Expected<std::unique_ptr<Node>> Node::start(NodeConfig config) {
+  if (auto ok = check_access(config.access); !ok) return ok.error();
+  auto listen = parse_address(config.listen, "listen address");
+  if (!listen) return listen.error();
+  if (config.role == MemberRole::client)
+    return Error{ErrorCode::invalid_argument, "a node's role is node or worker"};
+  if (!config.name.empty() && !is_valid_name(config.name))
+    return Error{ErrorCode::invalid_argument, "node name '" + config.name + "' is invalid (use [A-Za-z0-9_-], 1 to 64 characters)"};
+  for (const auto& seed : config.seeds)
+    if (auto ok = parse_address(seed, "seed address"); !ok) return ok.error();
+  MemberInfo self;
+  self.name = config.name;
+  self.role = config.role;
+  self.incarnation = unix_us();
+  self.capacity = config.capacity;
+  for (const auto& tool : config.tools) {
+    if (tool.impl().kind != detail::ToolImpl::Kind::function)
+      return Error{ErrorCode::invalid_argument, "tool '" + tool.name() + "': a worker serves function tools only"};
+    self.tools.push_back(ServedTool{tool.spec(), tool.impl().idempotent});
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  impl->extension = std::make_shared<ClusterExtension>(impl->config, self, impl->view);
+  RuntimeConfig runtime_config = impl->config.runtime;
+  runtime_config.extension = impl->extension;
+  impl->runtime = std::make_unique<Runtime>(runtime_config);
+  auto& system = impl->extension->system();
+  auto member = caf::actor_cast<caf::actor>(impl->extension->member());
+  auto port = impl->config.access.tls.enabled()
+                  ? caf::openssl::publish(member, listen->second, listen->first.c_str(), true)
+                  : system.middleman().publish(member, listen->second, listen->first.c_str(), true);
+  if (!port)
+    return Error{ErrorCode::unavailable, "cannot listen on " + impl->config.listen + ": " + system.render(port.error())};
+  impl->address = listen->first + ":" + std::to_string(*port);
+  impl->name = impl->config.name.empty() ? impl->address : impl->config.name;
+  caf::anon_send(impl->extension->member(), listening_atom::value, impl->address);
+
+  // Wait for the first join: through any seed, or until every seed refused, or the timeout.
+  const auto& seeds = impl->config.seeds;
+  std::unique_lock<std::mutex> lock(impl->view->mutex);
+  auto settled = [&] {
+    if (impl->view->joined || seeds.empty()) return true;
+    if (impl->view->seed_outcomes.size() < seeds.size()) return false;
+    for (const auto& [seed, outcome] : impl->view->seed_outcomes)
+      if (outcome.code != ErrorCode::permission_denied) return false;
+    return true;
+  };
+  impl->view->changed.wait_for(lock, impl->config.join_timeout, settled);
+  if (!impl->view->joined && !seeds.empty()) {
+    std::string why;
+    for (const auto& seed : seeds) {
+      auto it = impl->view->seed_outcomes.find(seed);
+      why += (why.empty() ? "" : "; ") + (it == impl->view->seed_outcomes.end() ? seed + ": no answer" : it->second.message);
+    }
+    lock.unlock();
+    return Error{ErrorCode::permission_denied, "could not join the cluster through any seed: " + why};
+  }
+  lock.unlock();
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+Expected<std::vector<MemberStatus>> query_members(const std::string& address, const ClusterAccess& access) {
+  if (auto ok = check_access(access); !ok) return ok.error();
+  caf::actor_system_config cfg;
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  cfg.set("scheduler.max-threads", std::size_t{1});
+  actors::register_message_types(cfg);
+  configure_network(cfg, access);
+  caf::actor_system system(cfg);
+  auto answer = std::make_shared<std::promise<Expected<std::vector<MemberStatus>>>>();
+  auto future = answer->get_future();
+  MemberInfo me;
+  me.name = "client-" + make_nonce().substr(0, 8);
+  me.role = MemberRole::client;
+  auto mm = connector(system, access);
+  system.spawn([answer, mm, address, access, me](caf::event_based_actor* self) {
+    handshake(self, mm, address, access, me, caf::actor{}, [self, answer](Expected<Joined> joined) {
+      if (joined) {
+        answer->set_value(std::move(joined->welcome.members));
+      } else {
+        answer->set_value(joined.error());
+      }
+      self->quit();
+    });
+  });
+  return future.get();
+}
+
+}  // namespace loomflow::cluster

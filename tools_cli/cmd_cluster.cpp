@@ -1,0 +1,199 @@
+// `loomflow node`, `loomflow worker` and `loomflow cluster status`: cluster members as processes.
+//
+// node and worker print JSON lines on stdout: first {"event":"listening",...} with the bound
+// address, then {"event":"member",...} for every membership change; they run until SIGTERM or
+// SIGINT, then leave the cluster (members see them down at once) and exit 0.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "loomflow/cluster/node.hpp"
+#include "loomflow/tools/builtin.hpp"
+#include "loomflow/tools/sandbox/bash.hpp"
+#include "loomflow/tools/sandbox/filesystem.hpp"
+
+namespace loomflow::cli {
+
+namespace {
+
+Expected<std::string> read_secret(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{ErrorCode::invalid_argument, "cannot read the secret file '" + path + "'"};
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' '))
+    secret.pop_back();
+  if (secret.size() < 16)
+    return Error{ErrorCode::invalid_argument,
+                 "the secret in '" + path + "' is shorter than 16 bytes: use e.g. `openssl rand -hex 32`"};
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0)
+    std::cerr << "loomflow: warning: the secret file '" << path << "' is readable by others (chmod 600 it)\n";
+  return secret;
+}
+
+Expected<cluster::ClusterAccess> access_of(const ClusterArgs& args) {
+  cluster::ClusterAccess access;
+  if (!args.secret_file.empty()) {
+    auto secret = read_secret(args.secret_file);
+    if (!secret) return secret.error();
+    access.secret = std::move(*secret);
+  }
+  access.tls = cluster::TlsFiles{args.tls_cert, args.tls_key, args.tls_ca};
+  access.insecure = args.insecure;
+  return access;
+}
+
+nlohmann::json member_json(const cluster::MemberStatus& m) {
+  nlohmann::json tools = nlohmann::json::array();
+  for (const auto& t : m.info.tools) tools.push_back(t.spec.name);
+  nlohmann::json out = {{"name", m.info.name},           {"address", m.info.address},
+                        {"role", cluster::to_string(m.info.role)}, {"state", cluster::to_string(m.state)},
+                        {"last_heard_ms", m.last_heard_ms}, {"self", m.self}};
+  if (m.info.role == cluster::MemberRole::worker) {
+    out["tools"] = std::move(tools);
+    out["capacity"] = m.info.capacity;
+  }
+  return out;
+}
+
+// The tools a worker may serve, by name: the built-in ones, and with a working root the sandboxed
+// filesystem tools and bash.
+Expected<std::vector<Tool>> worker_tools(const ClusterArgs& args) {
+  auto catalog = tools::builtin_tools();
+  if (!args.workdir.empty()) {
+    auto fs = tools::filesystem_tools({.root = args.workdir});
+    if (!fs) return fs.error();
+    for (auto& t : *fs) catalog.emplace(t.name(), t);
+    auto bash = tools::bash_tool({.root = args.workdir});
+    if (!bash) return bash.error();
+    catalog.emplace("bash", *bash);
+  }
+  std::vector<Tool> out;
+  for (const auto& list : args.tools) {
+    std::stringstream names(list);
+    std::string name;
+    while (std::getline(names, name, ',')) {
+      if (name.empty()) continue;
+      auto it = catalog.find(name);
+      if (it == catalog.end()) {
+        std::string known;
+        for (const auto& [n, t] : catalog) known += (known.empty() ? "" : ", ") + n;
+        return Error{ErrorCode::invalid_argument, "--tools: unknown tool '" + name + "' (this worker can serve: " + known +
+                                                      (args.workdir.empty() ? "; --workdir adds bash and the fs_* tools)" : ")")};
+      }
+      out.push_back(it->second);
+    }
+  }
+  if (out.empty()) return Error{ErrorCode::invalid_argument, "--tools: a worker must serve at least one tool"};
+  return out;
+}
+
+int run_member(const char* command, const ClusterArgs& args, cluster::MemberRole role) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  auto fail = [command](const Error& e) {
+    std::cerr << "loomflow " << command << ": " << e.message << "\n";
+    return 2;
+  };
+  auto access = access_of(args);
+  if (!access) return fail(access.error());
+  cluster::NodeConfig config;
+  config.listen = args.listen;
+  config.seeds = args.join;
+  config.name = args.name;
+  config.role = role;
+  config.access = std::move(*access);
+  config.heartbeat_interval = std::chrono::milliseconds(args.heartbeat_ms);
+  config.failure_timeout = std::chrono::milliseconds(args.failure_timeout_ms);
+  config.join_timeout = std::chrono::milliseconds(args.join_timeout_ms);
+  config.capacity = args.capacity;
+  config.runtime.worker_threads = args.threads;
+  if (role == cluster::MemberRole::worker) {
+    auto tools = worker_tools(args);
+    if (!tools) return fail(tools.error());
+    config.tools = std::move(*tools);
+  }
+  auto out_mutex = std::make_shared<std::mutex>();
+  config.on_change = [out_mutex](const cluster::MemberStatus& m) {
+    auto line = member_json(m);
+    line.erase("last_heard_ms");
+    line.erase("self");
+    line["event"] = "member";
+    std::lock_guard<std::mutex> guard(*out_mutex);
+    std::cout << line.dump() << std::endl;
+  };
+  auto node = cluster::Node::start(std::move(config));
+  if (!node) {
+    std::cerr << "loomflow " << command << ": " << node.error().message << "\n";
+    return node.error().code == ErrorCode::invalid_argument ? 2 : 1;
+  }
+  {
+    std::lock_guard<std::mutex> guard(*out_mutex);
+    std::cout << nlohmann::json{{"event", "listening"}, {"name", (*node)->name()}, {"address", (*node)->address()},
+                                {"role", cluster::to_string(role)}}
+                     .dump()
+              << std::endl;
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::cerr << "loomflow " << command << ": " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
+            << ": leaving the cluster" << std::endl;
+  node->reset();
+  return 0;
+}
+
+}  // namespace
+
+int node_command(const ClusterArgs& args) { return run_member("node", args, cluster::MemberRole::node); }
+
+int worker_command(const ClusterArgs& args) { return run_member("worker", args, cluster::MemberRole::worker); }
+
+int cluster_status_command(const ClusterArgs& args) {
+  auto access = access_of(args);
+  if (!access) {
+    std::cerr << "loomflow cluster status: " << access.error().message << "\n";
+    return 2;
+  }
+  if (args.join.empty()) {
+    std::cerr << "loomflow cluster status: --join HOST:PORT names the member to ask\n";
+    return 2;
+  }
+  access->request_timeout = std::chrono::milliseconds(args.join_timeout_ms);
+  Expected<std::vector<cluster::MemberStatus>> members = Error{ErrorCode::internal, {}};
+  for (const auto& address : args.join) {
+    members = cluster::query_members(address, *access);
+    if (members || members.error().code == ErrorCode::invalid_argument) break;
+  }
+  if (!members) {
+    std::cerr << "loomflow cluster status: " << members.error().message << "\n";
+    return 1;
+  }
+  if (args.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& m : *members) list.push_back(member_json(m));
+    std::cout << nlohmann::json{{"members", std::move(list)}}.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-24s %-22s %-7s %-12s %10s  %s\n", "NAME", "ADDRESS", "ROLE", "STATE", "HEARD", "TOOLS");
+  for (const auto& m : *members) {
+    std::string tools;
+    for (const auto& t : m.info.tools) tools += (tools.empty() ? "" : ",") + t.spec.name;
+    std::string heard = m.self ? "(asked)" : std::to_string(m.last_heard_ms) + " ms";
+    std::printf("%-24s %-22s %-7s %-12s %10s  %s\n", m.info.name.c_str(), m.info.address.c_str(),
+                cluster::to_string(m.info.role), cluster::to_string(m.state), heard.c_str(), tools.c_str());
+  }
+  return 0;
+}
+
+}  // namespace loomflow::cli
