@@ -1,0 +1,292 @@
+// Cluster nodes and workers as C++ `Node`s, several in this process (each with its own actor system
+// and middleman, talking over 127.0.0.1): joining and refusals, remote tool calls and how the router
+// balances, queues and gives up. Real processes (SIGKILL, SIGSTOP, the CLI) are in
+// cluster_process_test.cpp.
+//
+// No sleeps: tests wait on membership (Node::wait_until) and on latches the tools open.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "loomflow/cluster/node.hpp"
+#include "loomflow/providers/builtin.hpp"
+#include "loomflow/runtime.hpp"
+
+namespace {
+
+using namespace loomflow;
+using loomflow::cluster::ClusterAccess;
+using loomflow::cluster::MemberRole;
+using loomflow::cluster::MemberState;
+using loomflow::cluster::MemberStatus;
+using loomflow::cluster::NodeConfig;
+using loomflow::cluster::query_members;
+using namespace std::chrono_literals;
+
+constexpr auto kWait = 20s;  // safety limit only
+const std::string kSecret = "0123456789abcdef0123456789abcdef";
+
+NodeConfig node_config(std::string name, std::vector<std::string> seeds = {}, std::string secret = kSecret) {
+  NodeConfig config;
+  config.name = std::move(name);
+  config.seeds = std::move(seeds);
+  config.access.secret = std::move(secret);
+  config.runtime.worker_threads = 2;
+  config.join_timeout = 5s;
+  return config;
+}
+
+std::unique_ptr<cluster::Node> start(NodeConfig config) {
+  auto node = cluster::Node::start(std::move(config));
+  EXPECT_TRUE(node) << node.error().message;
+  return node ? std::move(*node) : nullptr;
+}
+
+bool sees(const cluster::Node& node, const std::string& name, MemberState state) {
+  return node.wait_until(
+      [&](const std::vector<MemberStatus>& members) {
+        for (const auto& m : members)
+          if (m.info.name == name && m.state == state) return true;
+        return false;
+      },
+      kWait);
+}
+
+// A gate the test opens: tools block on it so calls are "in flight" for as long as the test wants.
+class Gate {
+ public:
+  void open() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void pass() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// What a worker's tool saw, shared with the test.
+struct Calls {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::string> seen;  // "<worker> <key> <redelivery>"
+  void add(std::string entry) {
+    std::lock_guard<std::mutex> guard(mutex);
+    seen.push_back(std::move(entry));
+    cv.notify_all();
+  }
+  bool wait_count(std::size_t n) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return cv.wait_for(lock, kWait, [&] { return seen.size() >= n; });
+  }
+  std::vector<std::string> all() {
+    std::lock_guard<std::mutex> guard(mutex);
+    return seen;
+  }
+};
+
+// "lookup" {"order": n}: records who served it, waits at the gate, answers "order n: shipped by W".
+Tool lookup_tool(const std::string& worker, std::shared_ptr<Calls> calls, std::shared_ptr<Gate> gate) {
+  return Tool::function(
+             "lookup", "Looks an order up.",
+             R"({"type":"object","properties":{"order":{"type":"integer"}},"required":["order"]})",
+             [worker, calls, gate](const ToolContext& ctx, std::string_view args) -> Expected<std::string> {
+               calls->add(worker + " " + std::string(ctx.idempotency_key) + " " + (ctx.redelivery ? "1" : "0"));
+               if (gate) gate->pass();
+               auto order = nlohmann::json::parse(args)["order"].get<int>();
+               return "order " + std::to_string(order) + ": shipped by " + worker;
+             },
+             ToolOptions{.blocking = true})
+      .value();
+}
+
+NodeConfig worker_config(std::string name, std::string seed, std::vector<Tool> tools, std::uint32_t capacity = 16) {
+  auto config = node_config(std::move(name), {std::move(seed)});
+  config.role = MemberRole::worker;
+  config.tools = std::move(tools);
+  config.capacity = capacity;
+  return config;
+}
+
+Agent caller(Model model, Tool tool) {
+  return Agent::create({.name = "support", .model = std::move(model), .tools = {std::move(tool)}}).value();
+}
+
+}  // namespace
+
+TEST(ClusterNode, TwoNodesWithTheSameSecretSeeEachOtherUp) {
+  auto a = start(node_config("a"));
+  ASSERT_TRUE(a);
+  auto b = start(node_config("b", {a->address()}));
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(sees(*a, "b", MemberState::up));
+  EXPECT_TRUE(sees(*b, "a", MemberState::up));
+  auto members = b->members();
+  ASSERT_FALSE(members.empty());
+  EXPECT_TRUE(members.front().self);
+  EXPECT_EQ(members.front().info.name, "b");
+}
+
+TEST(ClusterNode, ANodeJoiningThroughOneSeedMeetsEveryMember) {
+  auto a = start(node_config("a"));
+  ASSERT_TRUE(a);
+  auto b = start(node_config("b", {a->address()}));
+  ASSERT_TRUE(b);
+  auto c = start(node_config("c", {b->address()}));
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(sees(*a, "c", MemberState::up));
+  EXPECT_TRUE(sees(*c, "a", MemberState::up));
+}
+
+TEST(ClusterNode, ANodeWithAnotherSecretIsRefusedNamingTheSeed) {
+  auto a = start(node_config("a"));
+  ASSERT_TRUE(a);
+  auto intruder = cluster::Node::start(node_config("intruder", {a->address()}, "another secret, 32 bytes long...."));
+  ASSERT_FALSE(intruder);
+  EXPECT_EQ(intruder.error().code, ErrorCode::permission_denied);
+  EXPECT_NE(intruder.error().message.find(a->address()), std::string::npos) << intruder.error().message;
+  EXPECT_NE(intruder.error().message.find("secret"), std::string::npos) << intruder.error().message;
+  for (const auto& m : a->members()) EXPECT_NE(m.info.name, "intruder");
+}
+
+TEST(ClusterNode, ANodeWithoutASecretIsRefusedByOneThatHasOne) {
+  auto a = start(node_config("a"));
+  ASSERT_TRUE(a);
+  auto config = node_config("open", {a->address()}, "");
+  config.access.insecure = true;
+  auto open = cluster::Node::start(std::move(config));
+  ASSERT_FALSE(open);
+  EXPECT_EQ(open.error().code, ErrorCode::permission_denied);
+}
+
+TEST(ClusterNode, ANodeNeedsASecretOrTls) {
+  auto node = cluster::Node::start(node_config("a", {}, ""));
+  ASSERT_FALSE(node);
+  EXPECT_EQ(node.error().code, ErrorCode::invalid_argument);
+  EXPECT_NE(node.error().message.find("secret or TLS"), std::string::npos) << node.error().message;
+}
+
+TEST(ClusterNode, ABadSeedAddressIsAConfigError) {
+  auto node = cluster::Node::start(node_config("a", {"localhost"}));
+  ASSERT_FALSE(node);
+  EXPECT_EQ(node.error().code, ErrorCode::invalid_argument);
+  EXPECT_NE(node.error().message.find("seed address 'localhost'"), std::string::npos) << node.error().message;
+}
+
+TEST(ClusterNode, QueryMembersListsTheClusterWithoutJoiningIt) {
+  auto a = start(node_config("a"));
+  ASSERT_TRUE(a);
+  auto b = start(node_config("b", {a->address()}));
+  ASSERT_TRUE(b && sees(*a, "b", MemberState::up));
+  auto members = query_members(a->address(), ClusterAccess{.secret = kSecret});
+  ASSERT_TRUE(members) << members.error().message;
+  std::set<std::string> names;
+  for (const auto& m : *members) names.insert(m.info.name);
+  EXPECT_EQ(names, (std::set<std::string>{"a", "b"}));
+  auto refused = query_members(a->address(), ClusterAccess{.secret = "a wrong secret of 32 bytes......"});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::permission_denied);
+}
+
+TEST(ClusterNode, AnAgentCallsAToolServedByAWorkerWithTheStepsIdempotencyKey) {
+  auto node = start(node_config("node"));
+  ASSERT_TRUE(node);
+  auto calls = std::make_shared<Calls>();
+  auto worker = start(worker_config("w1", node->address(), {lookup_tool("w1", calls, nullptr)}));
+  ASSERT_TRUE(worker && sees(*node, "w1", MemberState::up));
+  auto lookup = node->tool("lookup");
+  ASSERT_TRUE(lookup) << lookup.error().message;
+  EXPECT_EQ(lookup->spec().description, "Looks an order up.");
+  auto model = providers::scripted({{.tool_calls = {{"c1", "lookup", R"({"order":42})"}}},
+                                    {.text = "shipped", .expect = "order 42: shipped by w1"}});
+  auto result = node->runtime().run(caller(model, *lookup), "Where is order 42?",
+                                    {.session_id = SessionId{"s-42"}});
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->output, "shipped");
+  EXPECT_EQ(calls->all(), (std::vector<std::string>{"w1 s-42/support/turn-1/tool-0 0"}));
+}
+
+TEST(ClusterNode, ConcurrentCallsGoToTheWorkerWithFewestOutstandingAndQueueBeyondCapacity) {
+  auto node = start(node_config("node"));
+  ASSERT_TRUE(node);
+  auto calls = std::make_shared<Calls>();
+  auto gate = std::make_shared<Gate>();
+  auto w1 = start(worker_config("w1", node->address(), {lookup_tool("w1", calls, gate)}, 1));
+  auto w2 = start(worker_config("w2", node->address(), {lookup_tool("w2", calls, gate)}, 1));
+  ASSERT_TRUE(w1 && w2 && sees(*node, "w1", MemberState::up) && sees(*node, "w2", MemberState::up));
+  auto lookup = node->tool("lookup").value();
+  // One turn, three parallel calls, two workers of capacity 1: two run, the third waits in line.
+  auto model = providers::scripted({{.tool_calls = {{"c1", "lookup", R"({"order":1})"},
+                                                    {"c2", "lookup", R"({"order":2})"},
+                                                    {"c3", "lookup", R"({"order":3})"}}},
+                                    {.text = "done"}});
+  auto run = node->runtime().start(caller(model, lookup), "three orders");
+  ASSERT_TRUE(calls->wait_count(2));
+  auto first = calls->all();
+  ASSERT_EQ(first.size(), 2u);  // the third is held back: both workers are full
+  std::set<std::string> workers = {first[0].substr(0, 2), first[1].substr(0, 2)};
+  EXPECT_EQ(workers, (std::set<std::string>{"w1", "w2"}));
+  gate->open();
+  auto result = run.wait();
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(calls->all().size(), 3u);
+  EXPECT_EQ(result->output, "done");
+}
+
+TEST(ClusterNode, ACallOfAToolNoWorkerServesIsAToolErrorAfterTheWait) {
+  auto config = node_config("node");
+  config.unserved_timeout = 100ms;
+  auto node = start(std::move(config));
+  ASSERT_TRUE(node);
+  EXPECT_FALSE(node->tool("lookup"));
+  auto lookup = Tool::remote(ToolSpec{"lookup", "Looks an order up.", ""}).value();
+  auto model = providers::scripted(
+      {{.tool_calls = {{"c1", "lookup", "{}"}}},
+       {.text = "sorry", .expect = "no worker of the cluster serves tool 'lookup' (waited 100 ms)"}});
+  auto result = node->runtime().run(caller(model, lookup), "?");
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->output, "sorry");
+}
+
+TEST(ClusterNode, ARemoteToolOnAPlainRuntimeIsAToolErrorSayingSo) {
+  Runtime runtime(RuntimeConfig{.worker_threads = 1});
+  auto lookup = Tool::remote(ToolSpec{"lookup", "Looks an order up.", ""}).value();
+  auto model = providers::scripted({{.tool_calls = {{"c1", "lookup", "{}"}}},
+                                    {.text = "sorry", .expect = "this runtime is not a cluster node"}});
+  auto result = runtime.run(caller(model, lookup), "?");
+  ASSERT_TRUE(result) << result.error().message;
+}
+
+TEST(ClusterNode, AWorkerThatLeavesIsSeenDownAndItsToolsAreNoLongerOffered) {
+  auto node = start(node_config("node"));
+  ASSERT_TRUE(node);
+  auto calls = std::make_shared<Calls>();
+  auto worker = start(worker_config("w1", node->address(), {lookup_tool("w1", calls, nullptr)}));
+  ASSERT_TRUE(worker && sees(*node, "w1", MemberState::up));
+  worker.reset();
+  EXPECT_TRUE(sees(*node, "w1", MemberState::down));
+  EXPECT_FALSE(node->tool("lookup"));
+}
+
+TEST(ClusterNode, ANameAlreadyUpElsewhereIsRefused) {
+  auto a = start(node_config("a"));
+  ASSERT_TRUE(a);
+  auto b = start(node_config("b", {a->address()}));
+  ASSERT_TRUE(b && sees(*a, "b", MemberState::up));
+  auto twin = cluster::Node::start(node_config("b", {a->address()}));
+  ASSERT_FALSE(twin);
+  EXPECT_NE(twin.error().message.find("already up"), std::string::npos) << twin.error().message;
+}
