@@ -9,8 +9,9 @@ cd "$(dirname "$0")"
 PACKAGES=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   libcurl4-openssl-dev libcpp-httplib-dev protobuf-compiler libprotobuf-dev librocksdb-dev libsqlite3-dev
   libpq-dev libhnswlib-dev libssl-dev)
-# Only the test suite needs a PostgreSQL server (the journal's shared backend).
-TEST_PACKAGES=(postgresql)
+# Only the test suite needs a PostgreSQL server (the journal's shared backend) and the openssl
+# command (the cluster tests make their TLS certificates).
+TEST_PACKAGES=(postgresql openssl)
 BUILD_DIR=${LOOMFLOW_BUILD_DIR:-build}
 JOBS=${LOOMFLOW_JOBS:-2}
 

@@ -106,5 +106,9 @@ Json run_t4(const BenchArgs& args);
 Json run_s1(const BenchArgs& args);
 Json run_s2(const BenchArgs& args);
 Json run_s3(const BenchArgs& args);
+// Remote tool calls between processes (workload_cluster.cpp): round trip (C1), throughput of an
+// I/O-bound tool with 1, 2 and 4 workers (C2).
+Json run_c1(const BenchArgs& args);
+Json run_c2(const BenchArgs& args);
 
 }  // namespace loomflow::cli::bench

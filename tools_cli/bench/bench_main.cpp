@@ -118,6 +118,8 @@ const std::vector<Workload>& workloads() {
       {"S1", "us_per_event", bench::run_s1},
       {"S2", "kib_per_stream", bench::run_s2},
       {"S3", "requests_per_sec", bench::run_s3},
+      {"C1", "us_per_call", bench::run_c1},
+      {"C2", "scaling_1_to_4", bench::run_c2},
   };
   return all;
 }

@@ -2,7 +2,9 @@
 // the cluster secret and check its proof (see protocol.hpp), and get its welcome. Used by members
 // joining each other and by `query_members` (role client). Internal.
 //
-// `done` is called exactly once, on `self`'s thread, with the joined gate or an error: a refusal
+// `proven(node)` is called once the gate proved the cluster secret, before this side sends its join:
+// the gate may start sending (tool calls, heartbeats) as soon as it admitted us, before its welcome
+// arrives. `done` is called exactly once, on `self`'s thread, with the joined gate or an error: a refusal
 // (wrong secret or certificate, a name already taken) is `permission_denied`; anything that may
 // pass with time (unreachable, timed out) is `unavailable`. Nothing blocks: every step is an
 // asynchronous request with `access.request_timeout`.
@@ -26,9 +28,9 @@ struct Joined {
   cluster_welcome welcome;
 };
 
-template <class Self, class Done>
+template <class Self, class Proven, class Done>
 void handshake(Self* self, const caf::io::middleman_actor& connector, const std::string& address,
-               const ClusterAccess& access, MemberInfo info, caf::actor member, Done done) {
+               const ClusterAccess& access, MemberInfo info, caf::actor member, Proven proven, Done done) {
   auto where = parse_address(address, "member address");
   if (!where) {
     done(Expected<Joined>(where.error()));
@@ -65,6 +67,7 @@ void handshake(Self* self, const caf::io::middleman_actor& connector, const std:
                              "refused: it does not prove the cluster secret (the secrets differ, or one side has none)");
                         return;
                       }
+                      proven(node);
                       cluster_join join{info, challenge.nonce,
                                         make_proof(secret, "join", challenge.nonce, mine, info.name), member};
                       self->request(gate, timeout, std::move(join))

@@ -149,6 +149,7 @@ void connect(self_ptr self, const std::string& address) {
   const bool seed =
       std::find(st.settings.seeds.begin(), st.settings.seeds.end(), address) != st.settings.seeds.end();
   handshake(self, st.settings.connector, address, st.settings.access, st.settings.self, caf::actor_cast<caf::actor>(self),
+            [self](const caf::node_id& node) { self->state.trusted.insert(node); },
             [self, address, seed](Expected<Joined> joined) {
               auto& st = self->state;
               st.connecting.erase(address);

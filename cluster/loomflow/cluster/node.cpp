@@ -13,6 +13,7 @@
 #include "loomflow/actors/type_registry.hpp"
 #include "loomflow/cluster/handshake.hpp"
 #include "loomflow/cluster/member.hpp"
+#include "loomflow/cluster/node_internals.hpp"
 
 namespace loomflow::cluster {
 
@@ -125,6 +126,7 @@ class ClusterExtension final : public detail::RuntimeExtension {
   }
 
   caf::actor_system& system() { return *system_; }
+  actors::tool_actor router() const { return caf::actor_cast<actors::tool_actor>(router_); }
   const member_actor& member() const { return member_; }
 
  private:
@@ -238,6 +240,17 @@ Expected<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 
+namespace internal {
+
+struct Access {
+  static ClusterExtension& extension(Node& node) { return *node.impl_->extension; }
+};
+
+caf::actor_system& system_of(Node& node) { return Access::extension(node).system(); }
+actors::tool_actor router_of(Node& node) { return Access::extension(node).router(); }
+
+}  // namespace internal
+
 Expected<std::vector<MemberStatus>> query_members(const std::string& address, const ClusterAccess& access) {
   if (auto ok = check_access(access); !ok) return ok.error();
   caf::actor_system_config cfg;
@@ -253,7 +266,7 @@ Expected<std::vector<MemberStatus>> query_members(const std::string& address, co
   me.role = MemberRole::client;
   auto mm = connector(system, access);
   system.spawn([answer, mm, address, access, me](caf::event_based_actor* self) {
-    handshake(self, mm, address, access, me, caf::actor{}, [self, answer](Expected<Joined> joined) {
+    handshake(self, mm, address, access, me, caf::actor{}, [](const caf::node_id&) {}, [self, answer](Expected<Joined> joined) {
       if (joined) {
         answer->set_value(std::move(joined->welcome.members));
       } else {

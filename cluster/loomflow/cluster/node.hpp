@@ -41,6 +41,10 @@
 
 namespace loomflow::cluster {
 
+namespace internal {
+struct Access;  // node_internals.hpp
+}
+
 // Mutual TLS: every member needs its certificate and key and the CA file that signed the others'.
 // All three or none.
 struct TlsFiles {
@@ -109,6 +113,7 @@ class Node {
   struct Impl;
 
  private:
+  friend struct internal::Access;
   explicit Node(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
