@@ -69,7 +69,8 @@ case "${1:-}" in
     PG_DIR=$(mktemp -d /tmp/loomflow-pg.XXXXXX)
     trap '.ci/postgres.sh stop "$PG_DIR" || true; rm -rf "$PG_DIR"' EXIT
     LOOMFLOW_TEST_POSTGRES_URI=$(.ci/postgres.sh start "$PG_DIR" "${LOOMFLOW_PG_PORT:-55439}")
-    export LOOMFLOW_TEST_POSTGRES_URI LOOMFLOW_REQUIRE_POSTGRES=1 LOOMFLOW_REQUIRE_MCP=1 LOOMFLOW_REQUIRE_OPENAI_CLIENT=1
+    export LOOMFLOW_TEST_POSTGRES_URI LOOMFLOW_REQUIRE_POSTGRES=1 LOOMFLOW_REQUIRE_MCP=1 LOOMFLOW_REQUIRE_OPENAI_CLIENT=1 \
+      LOOMFLOW_REQUIRE_OPENSSL=1
     ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
     ;;
   *)

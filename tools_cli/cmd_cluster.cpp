@@ -124,13 +124,23 @@ int run_member(const char* command, const ClusterArgs& args, cluster::MemberRole
     if (!tools) return fail(tools.error());
     config.tools = std::move(*tools);
   }
-  auto out_mutex = std::make_shared<std::mutex>();
-  config.on_change = [out_mutex](const cluster::MemberStatus& m) {
+  // Member events seen while joining wait until the listening line is out: it comes first.
+  struct Output {
+    std::mutex mutex;
+    bool listening = false;
+    std::vector<std::string> held;
+  };
+  auto output = std::make_shared<Output>();
+  config.on_change = [output](const cluster::MemberStatus& m) {
     auto line = member_json(m);
     line.erase("last_heard_ms");
     line.erase("self");
     line["event"] = "member";
-    std::lock_guard<std::mutex> guard(*out_mutex);
+    std::lock_guard<std::mutex> guard(output->mutex);
+    if (!output->listening) {
+      output->held.push_back(line.dump());
+      return;
+    }
     std::cout << line.dump() << std::endl;
   };
   auto node = cluster::Node::start(std::move(config));
@@ -139,11 +149,14 @@ int run_member(const char* command, const ClusterArgs& args, cluster::MemberRole
     return node.error().code == ErrorCode::invalid_argument ? 2 : 1;
   }
   {
-    std::lock_guard<std::mutex> guard(*out_mutex);
+    std::lock_guard<std::mutex> guard(output->mutex);
     std::cout << nlohmann::json{{"event", "listening"}, {"name", (*node)->name()}, {"address", (*node)->address()},
                                 {"role", cluster::to_string(role)}}
                      .dump()
-              << std::endl;
+              << "\n";
+    for (const auto& line : output->held) std::cout << line << "\n";
+    std::cout << std::flush;
+    output->listening = true;
   }
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

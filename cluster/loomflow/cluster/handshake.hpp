@@ -84,7 +84,13 @@ void handshake(Self* self, const caf::io::middleman_actor& connector, const std:
                     failed_request("hello"));
           },
           [fail](caf::error& err) mutable {
-            // TLS refusals surface here too: the peer closes the connection during the handshake.
+            // A TLS refusal (either side's) is a connection closed during the handshake: no retry helps.
+            if (err == caf::sec::disconnect_during_handshake) {
+              fail(ErrorCode::permission_denied,
+                   "refused during the connection handshake: under TLS, a certificate the other side's CA "
+                   "file does not trust (or TLS on one side only)");
+              return;
+            }
             fail(ErrorCode::unavailable, "cannot connect: " + caf::to_string(err));
           });
 }

@@ -1,0 +1,161 @@
+// Remote tool calls surviving the loss of their worker: this test process is a cluster node (a C++
+// `Node`) running an agent; two `loomflow worker` processes serve `bash`. The call's command
+// records its idempotency key and redelivery flag, then — on its first dispatch only — hangs, so
+// the worker is certainly mid-call when the test SIGKILLs (or SIGSTOPs) it. The router must send
+// the call to the other worker with the same key, flagged as a redelivery, and the run completes.
+//
+// No sleeps: the test waits for the marker line the command writes, and for membership changes.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "child_process.hpp"
+#include "loomflow/cluster/node.hpp"
+#include "loomflow/providers/builtin.hpp"
+#include "scratch.hpp"
+
+namespace {
+
+using namespace loomflow;
+using loomflow::cluster::MemberRole;
+using loomflow::cluster::MemberState;
+using loomflow::cluster::MemberStatus;
+using loomflow::testing::Child;
+using loomflow::testing::child_environment;
+using loomflow::testing::kIsolatedEnvironment;
+using loomflow::testing::TempDir;
+using namespace std::chrono_literals;
+
+constexpr auto kWait = 20s;  // safety limit only
+const std::string kSecret = "failover-secret-0123456789abcdef";
+
+std::vector<std::string> read_lines(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+// Waits (with a deadline) until `file` has at least `n` lines; polling a file the command writes.
+bool wait_lines(const std::filesystem::path& file, std::size_t n) {
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (read_lines(file).size() >= n) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+class ClusterFailover : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    secret_file_ = dir_.path() / "secret";
+    std::ofstream(secret_file_) << kSecret;
+    ::chmod(secret_file_.c_str(), 0600);
+    log_ = dir_.path() / "calls.log";
+    cluster::NodeConfig config;
+    config.name = "node";
+    config.access.secret = kSecret;
+    config.heartbeat_interval = 50ms;
+    config.failure_timeout = 400ms;
+    config.runtime.worker_threads = 2;
+    auto node = cluster::Node::start(std::move(config));
+    ASSERT_TRUE(node) << node.error().message;
+    node_ = std::move(*node);
+    for (const std::string name : {"w1", "w2"}) {
+      const auto workdir = dir_.path() / name;
+      std::filesystem::create_directories(workdir);
+      workers_[name] = std::make_unique<Child>(
+          std::vector<std::string>{LOOMFLOW_CLI, "worker", "--join", node_->address(), "--secret-file",
+                                   secret_file_.string(), "--name", name, "--tools", "bash", "--workdir",
+                                   workdir.string(), "--heartbeat-ms", "50", "--failure-timeout-ms", "400"},
+          child_environment(kIsolatedEnvironment, {}));
+      ASSERT_TRUE(workers_[name]->started());
+    }
+    ASSERT_TRUE(sees("w1", MemberState::up) && sees("w2", MemberState::up));
+  }
+
+  bool sees(const std::string& name, MemberState state) {
+    return node_->wait_until(
+        [&](const std::vector<MemberStatus>& members) {
+          for (const auto& m : members)
+            if (m.info.name == name && m.state == state) return true;
+          return false;
+        },
+        kWait);
+  }
+
+  // An agent whose one tool call runs `command` in bash on some worker, then answers "done".
+  RunHandle start_run(const std::string& command) {
+    auto bash = node_->tool("bash");
+    EXPECT_TRUE(bash) << bash.error().message;
+    auto model = providers::scripted(
+        {{.tool_calls = {{"c1", "bash", nlohmann::json{{"command", command}}.dump()}}}, {.text = "done"}});
+    auto agent = Agent::create({.name = "ops", .model = model, .tools = {*bash}}).value();
+    return node_->runtime().start(agent, "run it", {.session_id = SessionId{"s-failover"}});
+  }
+
+  // The command: log "<worker dir> <key> <redelivery>", then hang on the first dispatch only.
+  std::string marking_command() const {
+    return "echo \"$(basename \"$PWD\") $LOOMFLOW_IDEMPOTENCY_KEY $LOOMFLOW_REDELIVERY\" >> " + log_.string() +
+           "; if [ \"$LOOMFLOW_REDELIVERY\" = 0 ]; then while :; do sleep 0.05; done; fi; echo finished";
+  }
+
+  TempDir dir_{"loomflow-failover"};
+  std::filesystem::path secret_file_, log_;
+  std::unique_ptr<cluster::Node> node_;
+  std::map<std::string, std::unique_ptr<Child>> workers_;
+};
+
+}  // namespace
+
+TEST_F(ClusterFailover, AWorkerKilledMidCallHasItsCallRedispatchedWithTheSameKeyAndTheRunCompletes) {
+  auto run = start_run(marking_command());
+  ASSERT_TRUE(wait_lines(log_, 1));
+  const auto first = read_lines(log_).front();
+  const std::string victim = first.substr(0, first.find(' '));
+  ASSERT_TRUE(workers_.count(victim)) << first;
+  workers_[victim]->signal(SIGKILL);
+  auto result = run.wait();
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->output, "done");
+  const auto lines = read_lines(log_);
+  ASSERT_EQ(lines.size(), 2u);
+  const std::string survivor = victim == "w1" ? "w2" : "w1";
+  EXPECT_EQ(lines[0], victim + " s-failover/ops/turn-1/tool-0 0");
+  EXPECT_EQ(lines[1], survivor + " s-failover/ops/turn-1/tool-0 1");
+  EXPECT_TRUE(sees(victim, MemberState::down));
+  const auto tool_message = result->messages.at(result->messages.size() - 2);
+  EXPECT_NE(tool_message.content.find("finished"), std::string::npos) << tool_message.content;
+}
+
+TEST_F(ClusterFailover, AHungWorkerHasItsCallRedispatchedAndIsUpAgainOnceItResumes) {
+  auto run = start_run(marking_command());
+  ASSERT_TRUE(wait_lines(log_, 1));
+  const auto first = read_lines(log_).front();
+  const std::string victim = first.substr(0, first.find(' '));
+  ASSERT_TRUE(workers_.count(victim)) << first;
+  workers_[victim]->signal(SIGSTOP);
+  auto result = run.wait();
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->output, "done");
+  const auto lines = read_lines(log_);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].substr(lines[1].find(' ')), " s-failover/ops/turn-1/tool-0 1");
+  EXPECT_TRUE(sees(victim, MemberState::unreachable));
+  workers_[victim]->signal(SIGCONT);
+  EXPECT_TRUE(sees(victim, MemberState::up));
+}
