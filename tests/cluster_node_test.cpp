@@ -255,7 +255,7 @@ TEST(ClusterNode, ACallOfAToolNoWorkerServesIsAToolErrorAfterTheWait) {
   auto lookup = Tool::remote(ToolSpec{"lookup", "Looks an order up.", ""}).value();
   auto model = providers::scripted(
       {{.tool_calls = {{"c1", "lookup", "{}"}}},
-       {.text = "sorry", .expect = "no worker of the cluster serves tool 'lookup' (waited 100 ms)"}});
+       {.text = "sorry", .expect = "no member of the cluster serves tool 'lookup' (waited 100 ms)"}});
   auto result = node->runtime().run(caller(model, lookup), "?");
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->output, "sorry");
@@ -289,4 +289,53 @@ TEST(ClusterNode, ANameAlreadyUpElsewhereIsRefused) {
   auto twin = cluster::Node::start(node_config("b", {a->address()}));
   ASSERT_FALSE(twin);
   EXPECT_NE(twin.error().message.find("already up"), std::string::npos) << twin.error().message;
+}
+
+// The Supervisor topology across three nodes: a supervisor agent on one node delegates to worker
+// agents that two other nodes serve (each agent served as a tool, Workflow::as_tool).
+TEST(ClusterNode, ASupervisorOnOneNodeDelegatesToAgentsServedByTwoOthers) {
+  auto served_agent = [](const std::string& name, const std::string& answer) {
+    auto model = providers::scripted({{.text = answer}});
+    auto agent = Agent::create({.name = name, .instructions = "You handle " + name + ".", .model = model}).value();
+    auto workflow = Workflow::chain(name, {loomflow::Node::agent(agent)}).value();
+    return std::make_pair(workflow.as_tool(name, "Hands a question to the " + name + " agent."), model);
+  };
+  auto supervisor_node = start(node_config("supervisor"));
+  ASSERT_TRUE(supervisor_node);
+  auto [billing_tool, billing_model] = served_agent("billing", "refund issued");
+  auto billing_config = node_config("billing-node", {supervisor_node->address()});
+  billing_config.tools = {billing_tool};
+  auto billing_node = start(std::move(billing_config));
+  auto [tech_tool, tech_model] = served_agent("tech", "router rebooted");
+  auto tech_config = node_config("tech-node", {supervisor_node->address()});
+  tech_config.tools = {tech_tool};
+  auto tech_node = start(std::move(tech_config));
+  ASSERT_TRUE(billing_node && tech_node && sees(*supervisor_node, "billing-node", MemberState::up) &&
+              sees(*supervisor_node, "tech-node", MemberState::up));
+
+  auto billing = supervisor_node->tool("billing");
+  auto tech = supervisor_node->tool("tech");
+  ASSERT_TRUE(billing && tech);
+  auto model = providers::scripted({{.tool_calls = {{"c1", "billing", R"({"input":"charged twice"})"},
+                                                    {"c2", "tech", R"({"input":"no internet"})"}}},
+                                    {.text = "Both handled.", .expect = "router rebooted"}});
+  auto supervisor =
+      Agent::create({.name = "supervisor", .model = model, .tools = {*billing, *tech}}).value();
+  auto result = supervisor_node->runtime().run(supervisor, "I was charged twice and my internet is down.");
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->output, "Both handled.");
+  std::vector<std::string> tool_answers;
+  for (const auto& m : result->messages)
+    if (m.role == Role::tool) tool_answers.push_back(m.content);
+  EXPECT_EQ(tool_answers, (std::vector<std::string>{"refund issued", "router rebooted"}));
+  // The delegated agents ran on their own nodes, and their steps come back in the trace.
+  auto* billing_script = dynamic_cast<providers::ScriptedProvider*>(billing_model.provider.get());
+  auto* tech_script = dynamic_cast<providers::ScriptedProvider*>(tech_model.provider.get());
+  ASSERT_TRUE(billing_script && tech_script);
+  EXPECT_EQ(billing_script->calls(), 1u);
+  EXPECT_EQ(tech_script->calls(), 1u);
+  bool nested = false;
+  for (const auto& step : result->trace) nested = nested || step.step_name == "supervisor/turn-1/tool-0/billing#1/turn-1/model";
+  EXPECT_TRUE(nested) << "no nested step of the billing agent in the trace";
+  EXPECT_EQ(result->usage.model_calls, 4u);
 }

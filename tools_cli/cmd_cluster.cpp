@@ -57,7 +57,7 @@ nlohmann::json member_json(const cluster::MemberStatus& m) {
   nlohmann::json out = {{"name", m.info.name},           {"address", m.info.address},
                         {"role", cluster::to_string(m.info.role)}, {"state", cluster::to_string(m.state)},
                         {"last_heard_ms", m.last_heard_ms}, {"self", m.self}};
-  if (m.info.role == cluster::MemberRole::worker) {
+  if (!m.info.tools.empty()) {
     out["tools"] = std::move(tools);
     out["capacity"] = m.info.capacity;
   }

@@ -105,7 +105,7 @@ struct Runtime::Impl {
   explicit Impl(const RuntimeConfig& config)
       : system(configure(cfg, config)), directory(system, config.tool_policy, config.extension),
         extension(config.extension) {
-    if (extension) extension->started(system);
+    if (extension) extension->started(system, [this](const Tool& tool) { return directory.tool_for(tool); });
     threads = config.worker_threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.worker_threads;
     if (config.journal) journal = actors::spawn_journal(system, config.journal);
   }

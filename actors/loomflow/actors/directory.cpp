@@ -71,6 +71,12 @@ tool_actor Directory::tool(const std::shared_ptr<const detail::ToolImpl>& t) {
   return handle;
 }
 
+tool_actor Directory::tool_for(const Tool& t) {
+  std::lock_guard<std::recursive_mutex> guard(mutex_);
+  auto owner = std::make_shared<const Tool>(t);  // keeps the impl alive for the directory
+  return tool(std::shared_ptr<const detail::ToolImpl>(owner, &owner->impl()));
+}
+
 void Directory::shutdown() {
   std::lock_guard<std::recursive_mutex> guard(mutex_);
   for (auto& ptr : spawned_) caf::anon_send_exit(ptr, caf::exit_reason::user_shutdown);

@@ -30,6 +30,9 @@ class Directory {
   std::shared_ptr<const CompiledWorkflow> workflow(const std::shared_ptr<const detail::WorkflowImpl>& wf);
   std::shared_ptr<const CompiledAgent> agent(const std::shared_ptr<const detail::AgentImpl>& agent);
 
+  // The shared actor of a tool outside any agent (a tool a cluster worker serves).
+  tool_actor tool_for(const Tool& tool);
+
   // Stops every shared actor; runs still in flight fail with an error.
   void shutdown();
 

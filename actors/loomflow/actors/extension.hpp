@@ -8,6 +8,8 @@
 // the Runtime is destroyed, before its actors are stopped. Thread-safety: see each call.
 #pragma once
 
+#include <functional>
+
 #include <caf/fwd.hpp>
 
 #include "loomflow/actors/interfaces.hpp"
@@ -15,10 +17,13 @@
 
 namespace loomflow::detail {
 
+// The Runtime's own compiled actor for a tool (function or workflow), shared with its agents.
+using ToolCompiler = std::function<actors::tool_actor(const Tool& tool)>;
+
 struct RuntimeExtension {
   virtual ~RuntimeExtension() = default;
   virtual void configure(caf::actor_system_config& cfg) = 0;
-  virtual void started(caf::actor_system& system) = 0;
+  virtual void started(caf::actor_system& system, const ToolCompiler& compile) = 0;
   // The actor that dispatches calls of `tool` (Kind::remote) to the workers serving it.
   virtual actors::tool_actor remote_tool(const ToolImpl& tool) = 0;
   virtual void stopping() = 0;

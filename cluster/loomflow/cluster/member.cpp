@@ -87,7 +87,7 @@ bool is_trusted(self_ptr self) {
 }
 
 void tell_router(self_ptr self, const Peer& peer) {
-  if (peer.info.role != MemberRole::worker || !self->state.settings.router) return;
+  if (peer.info.tools.empty() || !self->state.settings.router) return;
   self->send(self->state.settings.router,
              worker_update{peer.info, caf::actor_cast<caf::actor>(peer.handle), peer.state == MemberState::up});
 }

@@ -93,7 +93,7 @@ class ClusterExtension final : public detail::RuntimeExtension {
     cfg.set("middleman.connection-timeout", caf::timespan(config_.failure_timeout * 30));
   }
 
-  void started(caf::actor_system& system) override {
+  void started(caf::actor_system& system, const detail::ToolCompiler& compile) override {
     system_ = &system;
     router_ = spawn_router(system, RouterSettings{config_.unserved_timeout, config_.max_dispatch_attempts});
     MemberSettings settings;
@@ -102,16 +102,12 @@ class ClusterExtension final : public detail::RuntimeExtension {
     settings.seeds = config_.seeds;
     settings.heartbeat_interval = config_.heartbeat_interval;
     settings.failure_timeout = config_.failure_timeout;
-    for (const auto& tool : config_.tools) {
-      auto keep = std::make_shared<Tool>(tool);
-      settings.served.emplace(tool.name(), actors::spawn_function_tool(
-                                               system, std::shared_ptr<const detail::ToolImpl>(keep, &keep->impl())));
-    }
+    // Served tools are the Runtime's own tool actors: functions, and workflows (agents) as tools.
+    for (const auto& tool : config_.tools) settings.served.emplace(tool.name(), compile(tool));
     settings.on_change = config_.on_change;
     settings.view = view_;
     settings.connector = connector(system, config_.access);
     settings.router = router_;
-    served_ = settings.served;
     member_ = spawn_member(system, std::move(settings));
   }
 
@@ -122,7 +118,6 @@ class ClusterExtension final : public detail::RuntimeExtension {
   void stopping() override {
     caf::anon_send_exit(member_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(router_, caf::exit_reason::user_shutdown);
-    for (auto& [name, tool] : served_) caf::anon_send_exit(tool, caf::exit_reason::user_shutdown);
   }
 
   caf::actor_system& system() { return *system_; }
@@ -136,7 +131,6 @@ class ClusterExtension final : public detail::RuntimeExtension {
   caf::actor_system* system_ = nullptr;
   router_actor router_;
   member_actor member_;
-  std::map<std::string, actors::tool_actor> served_;
 };
 
 }  // namespace
@@ -171,11 +165,11 @@ bool Node::wait_until(const std::function<bool(const std::vector<MemberStatus>&)
 
 Expected<Tool> Node::tool(const std::string& tool) const {
   for (const auto& m : members()) {
-    if (m.state != MemberState::up || m.info.role != MemberRole::worker) continue;
+    if (m.state != MemberState::up) continue;
     for (const auto& served : m.info.tools)
       if (served.spec.name == tool) return Tool::remote(served.spec, ToolOptions{.idempotent = served.idempotent});
   }
-  return Error{ErrorCode::invalid_argument, "no worker of the cluster serves tool '" + tool + "' now"};
+  return Error{ErrorCode::invalid_argument, "no member of the cluster serves tool '" + tool + "' now"};
 }
 
 Expected<std::unique_ptr<Node>> Node::start(NodeConfig config) {
@@ -194,8 +188,8 @@ Expected<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   self.incarnation = unix_us();
   self.capacity = config.capacity;
   for (const auto& tool : config.tools) {
-    if (tool.impl().kind != detail::ToolImpl::Kind::function)
-      return Error{ErrorCode::invalid_argument, "tool '" + tool.name() + "': a worker serves function tools only"};
+    if (tool.impl().kind == detail::ToolImpl::Kind::remote)
+      return Error{ErrorCode::invalid_argument, "tool '" + tool.name() + "' is itself remote: a member serves its own tools"};
     self.tools.push_back(ServedTool{tool.spec(), tool.impl().idempotent});
   }
 

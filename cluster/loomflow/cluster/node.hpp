@@ -16,7 +16,8 @@
 // nothing else from a peer that has not. Heartbeats every `heartbeat_interval` detect a dead, hung
 // (SIGSTOP) or partitioned member after `failure_timeout`.
 //
-// Workers (role `worker`, `tools` set) serve tools; every node routes the calls of its agents'
+// Members serve tools (`tools`: functions, or workflows and agents as tools — see
+// Workflow::as_tool); every node routes the calls of its agents'
 // `Tool::remote` tools to the workers serving them, to the one with the fewest calls outstanding,
 // at most `capacity` per worker (more wait in line). A call whose worker dies or hangs is sent to
 // another worker with the same idempotency key ("<session>/<step>") and `redelivery` set: tool
@@ -71,7 +72,9 @@ struct NodeConfig {
   ClusterAccess access;
   std::chrono::milliseconds heartbeat_interval{100};
   std::chrono::milliseconds failure_timeout{1000};  // no heartbeat for this long: unreachable
-  // Workers: the tools served to the cluster, and how many calls run at once.
+  // The tools this member serves to the cluster (functions; workflows and agents as tools, which
+  // then run here), and how many calls it runs at once. Workers serve tools; nodes may too — a
+  // node serving agents is how a supervisor on one node delegates to agents on others.
   std::vector<Tool> tools;
   std::uint32_t capacity = 16;
   // A call of a tool no usable worker serves waits this long for one, then is a tool error.

@@ -186,7 +186,7 @@ router_actor::behavior_type router(self_ptr self, RouterSettings settings) {
         if (anyone_serves(self, tool)) return;  // it waits for room, not for a worker
         auto& queue = st.waiting[tool];
         queue.erase(std::remove(queue.begin(), queue.end(), id), queue.end());
-        std::string text = "no worker of the cluster serves tool '" + tool + "' (waited " +
+        std::string text = "no member of the cluster serves tool '" + tool + "' (waited " +
                            std::to_string(st.settings.unserved_timeout.count()) + " ms)";
         if (!it->second.last_loss.empty()) text += "; its last worker was lost: " + it->second.last_loss;
         finish(self, id, tool_error(std::move(text)));
