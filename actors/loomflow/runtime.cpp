@@ -29,6 +29,8 @@ struct RunState {
   UserId user_id;
   SessionId session_id;
 
+  std::vector<std::function<void(const Expected<RunResult>&)>> then;  // RunHandle::then, until the result
+
   void complete(actors::node_result&& r) {
     Expected<RunResult> out = Error{ErrorCode::internal, {}};
     if (r.failed()) {
@@ -45,12 +47,17 @@ struct RunState {
       for (const auto& step : rr.trace) rr.replayed_steps += step.replayed ? 1 : 0;
       out = std::move(rr);
     }
+    std::vector<std::function<void(const Expected<RunResult>&)>> callbacks;
+    std::optional<Expected<RunResult>> copy;  // take() may move the result out meanwhile
     {
       std::lock_guard<std::mutex> guard(mutex);
       result.emplace(std::move(out));
       actor = nullptr;
+      callbacks.swap(then);
+      if (!callbacks.empty()) copy.emplace(*result);
     }
     done_cv.notify_all();
+    for (auto& callback : callbacks) callback(*copy);
   }
 };
 
@@ -72,6 +79,21 @@ bool RunHandle::ready() const {
   std::lock_guard<std::mutex> guard(state_->mutex);
   return state_->result.has_value();
 }
+
+void RunHandle::then(std::function<void(const Expected<RunResult>&)> done) const {
+  std::optional<Expected<RunResult>> copy;
+  {
+    std::lock_guard<std::mutex> guard(state_->mutex);
+    if (!state_->result) {
+      state_->then.push_back(std::move(done));
+      return;
+    }
+    copy.emplace(*state_->result);
+  }
+  done(*copy);
+}
+
+const SessionId& RunHandle::session_id() const noexcept { return state_->session_id; }
 
 void RunHandle::cancel() const {
   actors::run_actor target;
@@ -105,7 +127,13 @@ struct Runtime::Impl {
   explicit Impl(const RuntimeConfig& config)
       : system(configure(cfg, config)), directory(system, config.tool_policy, config.extension),
         extension(config.extension) {
-    if (extension) extension->started(system, [this](const Tool& tool) { return directory.tool_for(tool); });
+    if (extension)
+      extension->started(
+          system, [this](const Tool& tool) { return directory.tool_for(tool); },
+          [this](detail::SpawnRun spawn, std::string target, std::string input, RunOptions options) {
+            return launch(std::move(spawn), std::move(target), std::string(), std::move(input), std::move(options),
+                          nullptr, false);
+          });
     threads = config.worker_threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.worker_threads;
     if (config.journal) journal = actors::spawn_journal(system, config.journal);
   }
@@ -150,7 +178,7 @@ struct Runtime::Impl {
 
   template <class Spawn>
   RunHandle launch(Spawn spawn, std::string target, std::string root_step, std::string input, RunOptions options,
-                   std::shared_ptr<actors::EventChannel> events = nullptr) {
+                   std::shared_ptr<actors::EventChannel> events = nullptr, bool local = true) {
     auto state = std::make_shared<detail::RunState>();
     state->user_id = std::move(options.user_id);
     state->session_id = options.session_id.empty() ? fresh_session() : std::move(options.session_id);
@@ -162,7 +190,9 @@ struct Runtime::Impl {
       events->push(std::move(started));
     }
     // The completion keeps the state alive until the run ends, whether or not a handle is kept.
-    auto actor = spawn([this, state, journal = journal, events, target, started = actors::now_us()](
+    // A run another member executes is journaled there, not here.
+    const actors::journal_actor run_journal = local ? journal : actors::journal_actor{};
+    auto actor = spawn([this, state, journal = run_journal, events, target, started = actors::now_us()](
                            actors::node_result&& r) {
       forget(state.get());
       if (journal) caf::anon_send(journal, actors::journal_finish{outcome(state->session_id, r)});
@@ -182,7 +212,7 @@ struct Runtime::Impl {
       live.emplace(state.get(), actor);
     }
     actors::node_call call{std::move(ctx), std::move(root_step), std::move(input), {}, std::move(options.history)};
-    if (journal) {
+    if (run_journal) {
       // The journal opens the session (loading what a resumed run replays), then starts the run.
       SessionInfo info;
       info.session_id = state->session_id;
@@ -238,8 +268,10 @@ struct Runtime::Impl {
 Runtime::Runtime(RuntimeConfig config) : impl_(std::make_unique<Impl>(config)) {}
 
 Runtime::~Runtime() {
-  impl_->cancel_live_runs();
+  // The cluster first: a member leaving must not report the runs it hosts as cancelled — their
+  // requesters see it gone and run them elsewhere.
   if (impl_->extension) impl_->extension->stopping();
+  impl_->cancel_live_runs();
   impl_->directory.shutdown();
   // Flushes what is queued (the outcomes of runs that just ended) and stops.
   if (impl_->journal) caf::anon_send(impl_->journal, actors::journal_stop_atom::value);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -60,6 +61,12 @@ class RunHandle {
   bool ready() const;
   // Asks the run to stop; wait() then returns a `cancelled` error (unless it already finished).
   void cancel() const;
+  // Calls `done` with the result once the run finished: at once on this thread when it already
+  // has, else on the runtime thread that finishes it — so `done` must not block. For event loops
+  // and actors that must not wait().
+  void then(std::function<void(const Expected<RunResult>&)> done) const;
+  // The run's session (the given one, or the fresh one the runtime made).
+  const SessionId& session_id() const noexcept;
 
   explicit RunHandle(std::shared_ptr<detail::RunState> state) : state_(std::move(state)) {}
 

@@ -15,6 +15,10 @@
 // a secret and one without refuse each other. The tool_invocation's run_context actor handles must
 // be empty (the router clears them); the channel carries no actor references.
 //
+// Threads: brokers on the multiplexer read and do the handshakes; outgoing calls and answers are
+// written to the socket directly by a scheduled actor per connection (falling back to the broker,
+// for good, once the kernel does not take a whole frame), so each direction costs one thread hop.
+//
 // Thread-safety: both functions may be called from any thread; `spawn_call_client` blocks (TCP
 // connect and the handshake, at most ~10 s), so call it from a detached actor or a thread outside
 // the scheduler — never from a scheduled actor. The returned actors are ordinary CAF actors.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 
@@ -48,8 +49,17 @@ struct Pending {
   clock::time_point expires;
 };
 
+// A run this member hosts for a requester.
+struct HostedRun {
+  caf::typed_response_promise<actors::node_result> promise;
+  RunHandle handle;
+};
+
 struct MemberActorState {
   MemberSettings settings;
+  std::unordered_map<std::uint64_t, HostedRun> hosting;
+  std::uint64_t next_run = 1;
+  std::map<std::string, std::uint32_t> placed;  // this member's remote runs in flight, by host
   std::map<std::string, Peer> peers;  // by name
   std::set<caf::node_id> trusted;     // nodes that completed a handshake with us
   std::map<std::string, Pending> challenges;  // by our nonce
@@ -189,6 +199,59 @@ void tick(self_ptr self) {
 
 Error refusal(std::string why) { return Error{ErrorCode::permission_denied, std::move(why)}; }
 
+actors::node_result failed_result(Error error) {
+  actors::node_result r;
+  r.error = std::move(error);
+  return r;
+}
+
+actors::node_result to_node_result(const Expected<RunResult>& r) {
+  if (!r) return failed_result(r.error());
+  actors::node_result out;
+  out.output = r->output;
+  out.visited = r->visited;
+  out.usage = r->usage;
+  out.trace = r->trace;
+  out.messages = r->messages;
+  return out;
+}
+
+bool hosts(const MemberInfo& info, const std::string& target) {
+  return std::find(info.hosted.begin(), info.hosted.end(), target) != info.hosted.end();
+}
+
+// The member to run `target` on: `preferred` if given, else the one hosting it with the fewest of
+// our runs in flight (this member included); never one of `excluded`.
+placement place(self_ptr self, const std::string& target, const std::string& preferred,
+                const std::vector<std::string>& excluded) {
+  auto& st = self->state;
+  auto is_excluded = [&](const std::string& name) {
+    return std::find(excluded.begin(), excluded.end(), name) != excluded.end();
+  };
+  std::vector<std::pair<std::string, caf::actor>> candidates;
+  if (hosts(st.settings.self, target) && !is_excluded(st.settings.self.name))
+    candidates.emplace_back(st.settings.self.name, caf::actor_cast<caf::actor>(self));
+  for (const auto& [name, peer] : st.peers)
+    if (peer.state == MemberState::up && hosts(peer.info, target) && !is_excluded(name))
+      candidates.emplace_back(name, caf::actor_cast<caf::actor>(peer.handle));
+  if (!preferred.empty()) {
+    auto it = std::find_if(candidates.begin(), candidates.end(), [&](const auto& c) { return c.first == preferred; });
+    if (it == candidates.end())
+      return placement{Error{ErrorCode::unavailable, "member '" + preferred + "' is not up, or does not host '" + target + "'"},
+                       {}, {}};
+    candidates = {*it};
+  }
+  if (candidates.empty())
+    return placement{Error{ErrorCode::unavailable, "no member that is up hosts '" + target + "'" +
+                                                        (excluded.empty() ? std::string() : " (others were lost)")},
+                     {}, {}};
+  auto best = std::min_element(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
+    return st.placed[a.first] < st.placed[b.first];
+  });
+  ++st.placed[best->first];
+  return placement{Error{ErrorCode::ok, {}}, best->first, best->second};
+}
+
 member_actor::behavior_type member(self_ptr self, MemberSettings settings) {
   self->state.settings = std::move(settings);
   // Stopping (the Node's Runtime ends): tell the others, so they need not wait for the failure detector.
@@ -260,6 +323,52 @@ member_actor::behavior_type member(self_ptr self, MemberSettings settings) {
         auto it = self->state.peers.find(leave.name);
         if (it == self->state.peers.end() || it->second.info.incarnation != leave.incarnation) return;
         set_state(self, it->second, MemberState::down);
+      },
+      [self](remote_run& run) -> caf::typed_response_promise<actors::node_result> {
+        auto& st = self->state;
+        const bool trusted = is_trusted(self);  // before the promise takes the sender over
+        auto promise = self->make_response_promise<actors::node_result>();
+        if (!trusted) {
+          promise.deliver(failed_result(refusal("the requester has not joined the cluster")));
+          return promise;
+        }
+        auto started = (st.settings.start_hosted && *st.settings.start_hosted)
+                           ? (*st.settings.start_hosted)(run.target, std::move(run.input),
+                                                         RunOptions{.user_id = run.user_id,
+                                                                    .session_id = run.session_id,
+                                                                    .history = std::move(run.history)})
+                           : Expected<RunHandle>(Error{ErrorCode::unavailable, "this member hosts nothing yet"});
+        if (!started) {
+          promise.deliver(failed_result(started.error()));
+          return promise;
+        }
+        const auto id = st.next_run++;
+        st.hosting.emplace(id, HostedRun{promise, *started});
+        started->then([me = caf::actor_cast<member_actor>(self), id](const Expected<RunResult>& r) {
+          caf::anon_send(me, run_done_atom::value, id, to_node_result(r));
+        });
+        return promise;
+      },
+      [self](run_done_atom, std::uint64_t id, actors::node_result& result) {
+        auto it = self->state.hosting.find(id);
+        if (it == self->state.hosting.end()) return;
+        it->second.promise.deliver(std::move(result));
+        self->state.hosting.erase(it);
+      },
+      [self](remote_cancel_atom, std::string& session) {
+        if (!is_trusted(self)) return;
+        for (auto& [id, run] : self->state.hosting)
+          if (run.handle.session_id().str() == session) run.handle.cancel();
+      },
+      [self](place_atom, std::string& target, std::string& preferred,
+             std::vector<std::string>& excluded) -> placement {
+        const auto& sender = self->current_sender();
+        if (sender && sender->node() != self->node()) return placement{refusal("placement is local"), {}, {}};
+        return place(self, target, preferred, excluded);
+      },
+      [self](placed_atom, std::string& name) {
+        auto it = self->state.placed.find(name);
+        if (it != self->state.placed.end() && it->second > 0) --it->second;
       },
       [self](actors::tool_invocation& inv) -> caf::result<actors::tool_result> {
         if (!is_trusted(self))

@@ -19,7 +19,9 @@
 #include <caf/io/middleman_actor.hpp>
 
 #include "loomflow/cluster/node.hpp"
+#include "loomflow/actors/spawn.hpp"
 #include "loomflow/cluster/protocol.hpp"
+#include "loomflow/runtime.hpp"
 
 namespace loomflow::cluster {
 
@@ -36,6 +38,10 @@ struct MembershipView {
   void seed_answered(const std::string& seed, Error outcome);
 };
 
+// Starts a hosted agent or workflow on this member's Runtime (Node::start_on's other end); an error
+// when this member hosts no such target. Set once the Runtime exists, before the member listens.
+using StartHosted = std::function<Expected<RunHandle>(const std::string& target, std::string input, RunOptions options)>;
+
 struct MemberSettings {
   MemberInfo self;  // `address` (and a default `name`) arrive with listening_atom
   ClusterAccess access;
@@ -47,6 +53,7 @@ struct MemberSettings {
   std::shared_ptr<MembershipView> view;
   caf::io::middleman_actor connector;  // the middleman (or the TLS manager) that connects to peers
   router_actor router;                  // told which workers serve what
+  std::shared_ptr<StartHosted> start_hosted;  // filled in by Node::start
 };
 
 member_actor spawn_member(caf::actor_system& system, MemberSettings settings);
@@ -57,5 +64,18 @@ struct RouterSettings {
 };
 
 router_actor spawn_router(caf::actor_system& system, RouterSettings settings);
+
+// The requester's end of a remote run (Node::start_on): a run actor that asks `member` (this
+// process's member actor) where to run `target`, runs it there, and — when that member goes down
+// before answering — runs it again elsewhere with the same session, up to `max_attempts` times.
+struct RemoteRunSettings {
+  std::string target;
+  std::string preferred;  // a member name, or empty: any member hosting the target
+  member_actor member;
+  std::uint32_t max_attempts = 3;
+  std::chrono::milliseconds place_timeout{10'000};
+};
+
+actors::run_actor spawn_remote_run(caf::actor_system& system, RemoteRunSettings settings, actors::RunCompletion done);
 
 }  // namespace loomflow::cluster

@@ -34,6 +34,7 @@ struct MemberInfo {
   MemberRole role = MemberRole::node;
   std::vector<ServedTool> tools;  // workers: the tools they serve
   std::uint32_t capacity = 0;     // workers: calls they run at once
+  std::vector<std::string> hosted;  // agents and workflows it runs for other members (Node::start_on)
   std::uint64_t incarnation = 0;  // start time (µs since epoch): a restarted member is a new one
 };
 

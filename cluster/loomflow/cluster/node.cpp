@@ -93,8 +93,10 @@ class ClusterExtension final : public detail::RuntimeExtension {
     cfg.set("middleman.connection-timeout", caf::timespan(config_.failure_timeout * 30));
   }
 
-  void started(caf::actor_system& system, const detail::ToolCompiler& compile) override {
+  void started(caf::actor_system& system, const detail::ToolCompiler& compile,
+               const detail::RunLauncher& launch) override {
     system_ = &system;
+    launch_ = launch;
     router_ = spawn_router(system, RouterSettings{config_.unserved_timeout, config_.max_dispatch_attempts});
     MemberSettings settings;
     settings.self = self_;
@@ -108,6 +110,7 @@ class ClusterExtension final : public detail::RuntimeExtension {
     settings.view = view_;
     settings.connector = connector(system, config_.access);
     settings.router = router_;
+    settings.start_hosted = start_hosted_;
     member_ = spawn_member(system, std::move(settings));
   }
 
@@ -121,6 +124,9 @@ class ClusterExtension final : public detail::RuntimeExtension {
   }
 
   caf::actor_system& system() { return *system_; }
+  const detail::RunLauncher& launcher() const { return launch_; }
+  // Filled in once the Runtime exists (it starts hosted runs on it).
+  const std::shared_ptr<StartHosted>& start_hosted() const { return start_hosted_; }
   actors::tool_actor router() const { return caf::actor_cast<actors::tool_actor>(router_); }
   const member_actor& member() const { return member_; }
 
@@ -131,6 +137,8 @@ class ClusterExtension final : public detail::RuntimeExtension {
   caf::actor_system* system_ = nullptr;
   router_actor router_;
   member_actor member_;
+  detail::RunLauncher launch_;
+  std::shared_ptr<StartHosted> start_hosted_ = std::make_shared<StartHosted>();
 };
 
 }  // namespace
@@ -172,6 +180,15 @@ Expected<Tool> Node::tool(const std::string& tool) const {
   return Error{ErrorCode::invalid_argument, "no member of the cluster serves tool '" + tool + "' now"};
 }
 
+RunHandle Node::start_on(const std::string& target, std::string input, RunOptions options, const std::string& member) {
+  auto& extension = *impl_->extension;
+  RemoteRunSettings settings{target, member, extension.member(), impl_->config.max_dispatch_attempts};
+  auto& system = extension.system();
+  return extension.launcher()(
+      [&system, settings](actors::RunCompletion done) { return spawn_remote_run(system, settings, std::move(done)); },
+      target, std::move(input), std::move(options));
+}
+
 Expected<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   if (auto ok = check_access(config.access); !ok) return ok.error();
   auto listen = parse_address(config.listen, "listen address");
@@ -187,6 +204,12 @@ Expected<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   self.role = config.role;
   self.incarnation = unix_us();
   self.capacity = config.capacity;
+  for (const auto& [name, agent] : config.agents) self.hosted.push_back(name);
+  for (const auto& [name, workflow] : config.workflows) {
+    if (config.agents.count(name) > 0)
+      return Error{ErrorCode::invalid_argument, "'" + name + "' names both a hosted agent and a hosted workflow"};
+    self.hosted.push_back(name);
+  }
   for (const auto& tool : config.tools) {
     if (tool.impl().kind == detail::ToolImpl::Kind::remote)
       return Error{ErrorCode::invalid_argument, "tool '" + tool.name() + "' is itself remote: a member serves its own tools"};
@@ -200,6 +223,14 @@ Expected<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   runtime_config.extension = impl->extension;
   impl->runtime = std::make_unique<Runtime>(runtime_config);
   auto& system = impl->extension->system();
+  *impl->extension->start_hosted() = [impl = impl.get()](const std::string& target, std::string input,
+                                                         RunOptions options) -> Expected<RunHandle> {
+    if (auto agent = impl->config.agents.find(target); agent != impl->config.agents.end())
+      return impl->runtime->start(agent->second, std::move(input), std::move(options));
+    if (auto workflow = impl->config.workflows.find(target); workflow != impl->config.workflows.end())
+      return impl->runtime->start(workflow->second, std::move(input), std::move(options));
+    return Error{ErrorCode::invalid_argument, "member '" + impl->name + "' hosts no agent or workflow '" + target + "'"};
+  };
   auto member = caf::actor_cast<caf::actor>(impl->extension->member());
   auto port = impl->config.access.tls.enabled()
                   ? caf::openssl::publish(member, listen->second, listen->first.c_str(), true)

@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,7 @@
 #include "loomflow/error.hpp"
 #include "loomflow/runtime.hpp"
 #include "loomflow/tool.hpp"
+#include "loomflow/workflow.hpp"
 
 namespace loomflow::cluster {
 
@@ -77,6 +79,10 @@ struct NodeConfig {
   // node serving agents is how a supervisor on one node delegates to agents on others.
   std::vector<Tool> tools;
   std::uint32_t capacity = 16;
+  // Agents and workflows this member runs for others (Node::start_on), by the name they ask for.
+  // Names are unique across both maps.
+  std::map<std::string, Agent> agents;
+  std::map<std::string, Workflow> workflows;
   // A call of a tool no usable worker serves waits this long for one, then is a tool error.
   std::chrono::milliseconds unserved_timeout{30'000};
   // A call is dispatched at most this often (its workers died or hung); then it is a tool error.
@@ -112,6 +118,17 @@ class Node {
   // The Tool::remote for `tool`, as the workers serving it describe it. An error when no usable
   // worker serves it now.
   Expected<Tool> tool(const std::string& tool) const;
+
+  // Runs `target` — an agent or workflow a member hosts (NodeConfig::agents/workflows; this node
+  // included) — on `member`, or, when `member` is empty, on the up member hosting it that runs the
+  // fewest of this node's remote runs. The handle behaves as Runtime::start's (wait, then, cancel;
+  // `options.timeout` applies here). If the member goes down before it answers, the run starts again
+  // on another member hosting the target, with the same session id: with a journal all of them
+  // share (PostgreSQL), it resumes after the last step that member committed. A member that is only
+  // unreachable keeps the run (it may come back). Fails (in the handle) when no member that is up
+  // hosts the target.
+  RunHandle start_on(const std::string& target, std::string input, RunOptions options = {},
+                     const std::string& member = {});
 
   struct Impl;
 

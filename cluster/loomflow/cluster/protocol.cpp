@@ -34,7 +34,9 @@ void register_cluster_types(caf::actor_system_config& cfg) {
       .add_message_type<cluster_welcome>("loomflow.cluster.welcome")
       .add_message_type<cluster_heartbeat>("loomflow.cluster.heartbeat")
       .add_message_type<cluster_leave>("loomflow.cluster.leave")
-      .add_message_type<worker_update>("loomflow.cluster.worker_update");
+      .add_message_type<worker_update>("loomflow.cluster.worker_update")
+      .add_message_type<remote_run>("loomflow.cluster.remote_run")
+      .add_message_type<placement>("loomflow.cluster.placement");
 }
 
 }  // namespace loomflow::cluster

@@ -72,6 +72,26 @@ struct worker_update {
   bool usable = true;  // false: unreachable or down — re-dispatch what it holds
 };
 
+// Run a hosted agent or workflow here for another member; answered with the run's result.
+struct remote_run {
+  std::string target;
+  std::string input;
+  UserId user_id;
+  SessionId session_id;
+  std::vector<Message> history;
+};
+
+// Which member runs a remote run: the answer to place_atom.
+struct placement {
+  Error error{ErrorCode::ok, {}};
+  std::string name;
+  caf::actor member;  // its member actor
+};
+
+using place_atom = caf::atom_constant<caf::atom("lf_cplace")>;
+using placed_atom = caf::atom_constant<caf::atom("lf_cplaced")>;
+using run_done_atom = caf::atom_constant<caf::atom("lf_crdone")>;
+using remote_cancel_atom = caf::atom_constant<caf::atom("lf_rcancel")>;
 using tick_atom = caf::atom_constant<caf::atom("lf_ctick")>;
 using connect_atom = caf::atom_constant<caf::atom("lf_cconn")>;
 using listening_atom = caf::atom_constant<caf::atom("lf_clisten")>;
@@ -84,7 +104,14 @@ using member_actor = caf::typed_actor<caf::replies_to<cluster_hello>::with<clust
                                       caf::reacts_to<cluster_heartbeat>, caf::reacts_to<cluster_leave>,
                                       caf::replies_to<actors::tool_invocation>::with<actors::tool_result>,
                                       caf::reacts_to<tick_atom>, caf::reacts_to<connect_atom, std::string>,
-                                      caf::reacts_to<listening_atom, std::string>>;
+                                      caf::reacts_to<listening_atom, std::string>,
+                                      // hosted runs, for other members (and this one)
+                                      caf::replies_to<remote_run>::with<actors::node_result>,
+                                      caf::reacts_to<run_done_atom, std::uint64_t, actors::node_result>,
+                                      caf::reacts_to<remote_cancel_atom, std::string>,
+                                      // placing this member's remote runs: choose a host, and release it
+                                      caf::replies_to<place_atom, std::string, std::string, std::vector<std::string>>::with<placement>,
+                                      caf::reacts_to<placed_atom, std::string>>;
 
 // A node's router of remote tool calls: a tool_actor for every Tool::remote, fed by membership.
 using router_actor = actors::tool_actor::extend<caf::reacts_to<worker_update>,
@@ -98,7 +125,7 @@ typename Inspector::result_type inspect(Inspector& f, ServedTool& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, MemberInfo& x) {
   return f(caf::meta::type_name("loomflow.cluster.member_info"), x.name, x.address, x.role, x.tools, x.capacity,
-           x.incarnation);
+           x.hosted, x.incarnation);
 }
 
 template <class Inspector>
@@ -139,6 +166,16 @@ typename Inspector::result_type inspect(Inspector& f, cluster_leave& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, worker_update& x) {
   return f(caf::meta::type_name("loomflow.cluster.worker_update"), x.info, x.member, x.usable);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remote_run& x) {
+  return f(caf::meta::type_name("loomflow.cluster.remote_run"), x.target, x.input, x.user_id, x.session_id, x.history);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement& x) {
+  return f(caf::meta::type_name("loomflow.cluster.placement"), x.error, x.name, x.member);
 }
 
 // Registers every cluster message type (and the runtime's) with an actor system config.

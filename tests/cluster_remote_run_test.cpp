@@ -1,0 +1,265 @@
+// Remote runs (Node::start_on): agents and workflows that one member hosts, started from another —
+// on a chosen member or on any — and a run whose member goes away mid-run started again on a
+// surviving member with the same session, resuming from a journal both share (PostgreSQL, the
+// server ./run.sh test starts; skipped without it unless LOOMFLOW_REQUIRE_POSTGRES=1; and a store
+// shared in this process). Members are C++ Nodes in this process, on 127.0.0.1.
+//
+// No sleeps: tests wait on membership, results and gates their functions block on.
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <filesystem>
+#include <functional>
+#include <random>
+
+#include "journal_backends.hpp"
+#include "loomflow/cluster/node.hpp"
+#include "loomflow/journal.hpp"
+#include "loomflow/providers/builtin.hpp"
+
+namespace {
+
+using namespace loomflow;
+using loomflow::cluster::MemberState;
+using loomflow::cluster::MemberStatus;
+using loomflow::cluster::NodeConfig;
+using namespace std::chrono_literals;
+
+constexpr auto kWait = 20s;  // safety limit only
+const std::string kSecret = "remote-run-secret-0123456789abcd";
+
+NodeConfig member(std::string name, std::vector<std::string> seeds = {}) {
+  NodeConfig config;
+  config.name = std::move(name);
+  config.seeds = std::move(seeds);
+  config.access.secret = kSecret;
+  config.runtime.worker_threads = 2;
+  return config;
+}
+
+std::unique_ptr<cluster::Node> start(NodeConfig config) {
+  auto node = cluster::Node::start(std::move(config));
+  EXPECT_TRUE(node) << node.error().message;
+  return node ? std::move(*node) : nullptr;
+}
+
+bool sees_up(const cluster::Node& node, const std::string& name) {
+  return node.wait_until(
+      [&](const std::vector<MemberStatus>& members) {
+        for (const auto& m : members)
+          if (m.info.name == name && m.state == MemberState::up) return true;
+        return false;
+      },
+      kWait);
+}
+
+Agent answering(const std::string& name, const std::string& answer) {
+  return Agent::create({.name = name, .model = providers::scripted_per_run({{.text = answer}})}).value();
+}
+
+// A gate: functions block on it until the test opens it.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool open = false;
+  int waiting = 0;
+  void pass() {
+    std::unique_lock<std::mutex> lock(mutex);
+    ++waiting;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+  }
+  bool wait_waiting(int n) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return cv.wait_for(lock, kWait, [&] { return waiting >= n; });
+  }
+  void release() {
+    std::lock_guard<std::mutex> guard(mutex);
+    open = true;
+    cv.notify_all();
+  }
+};
+
+// What ran where, shared by the members' functions.
+struct Log {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  void add(std::string line) {
+    std::lock_guard<std::mutex> guard(mutex);
+    lines.push_back(std::move(line));
+  }
+  std::vector<std::string> all() {
+    std::lock_guard<std::mutex> guard(mutex);
+    return lines;
+  }
+};
+
+// fetch -> process; each logs "<step>@<member>"; `process` waits at `gate` when one is given.
+Workflow pipeline(const std::string& member, std::shared_ptr<Log> log, std::shared_ptr<Gate> gate) {
+  auto fetch = loomflow::Node::function(
+      "fetch",
+      [member, log](const NodeContext& ctx) -> Expected<std::string> {
+        log->add("fetch@" + member);
+        return std::string(ctx.input) + " fetched";
+      },
+      NodeOptions{.blocking = true});
+  auto process = loomflow::Node::function(
+      "process",
+      [member, log, gate](const NodeContext& ctx) -> Expected<std::string> {
+        log->add("process@" + member);
+        if (gate) gate->pass();
+        return std::string(ctx.input) + ", processed by " + member;
+      },
+      NodeOptions{.blocking = true});
+  return Workflow::chain("pipeline", {fetch, process}).value();
+}
+
+}  // namespace
+
+TEST(ClusterRemoteRun, AnAgentHostedByAnotherMemberRunsThereAndItsResultComesBack) {
+  auto requester = start(member("requester"));
+  ASSERT_TRUE(requester);
+  auto host_config = member("host", {requester->address()});
+  host_config.agents.emplace("greeter", answering("greeter", "hello from host"));
+  auto host = start(std::move(host_config));
+  ASSERT_TRUE(host && sees_up(*requester, "host"));
+  auto run = requester->start_on("greeter", "hi", {.user_id = UserId{"alice"}, .session_id = SessionId{"s-remote-1"}});
+  auto result = run.wait();
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->output, "hello from host");
+  EXPECT_EQ(result->session_id.str(), "s-remote-1");
+  EXPECT_EQ(result->user_id.str(), "alice");
+  EXPECT_EQ(result->usage.model_calls, 1u);
+  ASSERT_FALSE(result->messages.empty());
+  EXPECT_EQ(result->messages.back().content, "hello from host");
+}
+
+TEST(ClusterRemoteRun, ARunGoesToTheMemberNamedForIt) {
+  auto requester = start(member("requester"));
+  ASSERT_TRUE(requester);
+  auto b_config = member("b", {requester->address()});
+  b_config.agents.emplace("greeter", answering("greeter", "from b"));
+  auto c_config = member("c", {requester->address()});
+  c_config.agents.emplace("greeter", answering("greeter", "from c"));
+  auto b = start(std::move(b_config));
+  auto c = start(std::move(c_config));
+  ASSERT_TRUE(b && c && sees_up(*requester, "b") && sees_up(*requester, "c"));
+  for (int i = 0; i < 3; ++i) {
+    auto result = requester->start_on("greeter", "hi", {}, "c").wait();
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result->output, "from c");
+  }
+}
+
+TEST(ClusterRemoteRun, RunsWithoutAChosenMemberSpreadOverTheMembersHostingTheTarget) {
+  auto requester = start(member("requester"));
+  ASSERT_TRUE(requester);
+  auto log = std::make_shared<Log>();
+  auto gate = std::make_shared<Gate>();
+  auto b_config = member("b", {requester->address()});
+  b_config.workflows.emplace("pipeline", pipeline("b", log, gate));
+  auto c_config = member("c", {requester->address()});
+  c_config.workflows.emplace("pipeline", pipeline("c", log, gate));
+  auto b = start(std::move(b_config));
+  auto c = start(std::move(c_config));
+  ASSERT_TRUE(b && c && sees_up(*requester, "b") && sees_up(*requester, "c"));
+  auto first = requester->start_on("pipeline", "order 1");
+  auto second = requester->start_on("pipeline", "order 2");
+  ASSERT_TRUE(gate->wait_waiting(2));  // both are in flight, one on each member
+  gate->release();
+  auto r1 = first.wait();
+  auto r2 = second.wait();
+  ASSERT_TRUE(r1 && r2);
+  std::set<std::string> hosts = {r1->output.substr(r1->output.rfind(' ') + 1),
+                                 r2->output.substr(r2->output.rfind(' ') + 1)};
+  EXPECT_EQ(hosts, (std::set<std::string>{"b", "c"}));
+  EXPECT_EQ(r1->visited, (std::vector<std::string>{"fetch", "process"}));
+}
+
+TEST(ClusterRemoteRun, ATargetNoMemberHostsFailsNamingIt) {
+  auto requester = start(member("requester"));
+  ASSERT_TRUE(requester);
+  auto result = requester->start_on("nowhere", "hi").wait();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::unavailable);
+  EXPECT_NE(result.error().message.find("no member that is up hosts 'nowhere'"), std::string::npos)
+      << result.error().message;
+}
+
+TEST(ClusterRemoteRun, CancellingTheHandleStopsTheRunOnItsMember) {
+  auto requester = start(member("requester"));
+  ASSERT_TRUE(requester);
+  auto log = std::make_shared<Log>();
+  auto gate = std::make_shared<Gate>();
+  auto host_config = member("host", {requester->address()});
+  host_config.workflows.emplace("pipeline", pipeline("host", log, gate));
+  auto host = start(std::move(host_config));
+  ASSERT_TRUE(host && sees_up(*requester, "host"));
+  auto run = requester->start_on("pipeline", "order 1");
+  ASSERT_TRUE(gate->wait_waiting(1));
+  run.cancel();
+  auto result = run.wait();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::cancelled);
+  gate->release();
+}
+
+namespace {
+
+// The member running the pipeline leaves mid-run (its Runtime shuts down, as on SIGTERM; SIGKILL of
+// a member process is in cluster_process_test): the requester starts the run again on the other
+// member with the same session, which resumes from the shared journal — `fetch` is not run again.
+void fails_over_and_resumes(std::function<std::shared_ptr<JournalStore>()> journal_for_member) {
+  auto requester = start(member("requester"));
+  ASSERT_TRUE(requester);
+  auto log = std::make_shared<Log>();
+  auto b_gate = std::make_shared<Gate>();
+  auto b_config = member("b", {requester->address()});
+  b_config.workflows.emplace("pipeline", pipeline("b", log, b_gate));
+  b_config.runtime.journal = journal_for_member();
+  auto c_config = member("c", {requester->address()});
+  c_config.workflows.emplace("pipeline", pipeline("c", log, nullptr));
+  c_config.runtime.journal = journal_for_member();
+  auto b = start(std::move(b_config));
+  ASSERT_TRUE(b && sees_up(*requester, "b"));
+  const SessionId session("s-failover-" + loomflow::testing::unique_suffix());
+  auto run = requester->start_on("pipeline", "order 7", {.session_id = session}, "b");
+  ASSERT_TRUE(b_gate->wait_waiting(1));  // fetch is committed; process runs on b
+  auto c = start(std::move(c_config));
+  ASSERT_TRUE(c && sees_up(*requester, "c"));
+  // b leaves while its process step waits; its destructor returns once the gate opens below.
+  std::thread leaving([&b] { b.reset(); });
+  auto result = run.wait();
+  b_gate->release();
+  leaving.join();
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->output, "order 7 fetched, processed by c");
+  EXPECT_EQ(result->visited, (std::vector<std::string>{"fetch", "process"}));
+  EXPECT_EQ(result->replayed_steps, 1u);
+  EXPECT_EQ(log->all(), (std::vector<std::string>{"fetch@b", "process@b", "process@c"}));
+}
+
+}  // namespace
+
+TEST(ClusterRemoteRun, ARunWhoseMemberLeavesResumesOnAnotherFromASharedStore) {
+  auto store = open_journal("memory:").value();
+  fails_over_and_resumes([store] { return store; });
+}
+
+TEST(ClusterRemoteRun, ARunWhoseMemberLeavesResumesOnAnotherFromPostgres) {
+  if (loomflow::testing::postgres_base_uri() == nullptr) {
+    if (loomflow::testing::postgres_required()) FAIL() << "LOOMFLOW_REQUIRE_POSTGRES=1 but LOOMFLOW_TEST_POSTGRES_URI is unset";
+    GTEST_SKIP() << "no PostgreSQL server (LOOMFLOW_TEST_POSTGRES_URI)";
+  }
+  const auto uri = loomflow::testing::fresh_postgres_uri();
+  // Each member opens the journal itself, as separate processes would.
+  fails_over_and_resumes([uri] { return open_journal(uri).value(); });
+}
