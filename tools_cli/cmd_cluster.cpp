@@ -8,12 +8,14 @@
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "loomflow/cluster/node.hpp"
+#include "loomflow/serve/hosted.hpp"
 #include "loomflow/tools/builtin.hpp"
 #include "loomflow/tools/sandbox/bash.hpp"
 #include "loomflow/tools/sandbox/filesystem.hpp"
@@ -96,6 +98,74 @@ Expected<std::vector<Tool>> worker_tools(const ClusterArgs& args) {
   return out;
 }
 
+// The Tool::remote of each name, as the members the seeds know describe them; waits (up to the join
+// timeout) for members serving them to be up.
+Expected<std::map<std::string, Tool>> cluster_tools(const ClusterArgs& args, const cluster::ClusterAccess& access) {
+  std::map<std::string, Tool> out;
+  if (args.remote_tools.empty()) return out;
+  if (args.join.empty()) return Error{ErrorCode::invalid_argument, "--remote-tools needs --join: the tools' workers are found there"};
+  std::vector<std::string> names;
+  for (const auto& list : args.remote_tools) {
+    std::stringstream parts(list);
+    for (std::string name; std::getline(parts, name, ',');)
+      if (!name.empty()) names.push_back(name);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(args.join_timeout_ms);
+  std::string missing;
+  while (true) {
+    missing.clear();
+    for (const auto& seed : args.join) {
+      auto members = cluster::query_members(seed, access);
+      if (!members) {
+        if (members.error().code == ErrorCode::permission_denied) return members.error();
+        continue;
+      }
+      for (const auto& m : *members)
+        for (const auto& served : m.info.tools)
+          if (m.state == cluster::MemberState::up && !out.count(served.spec.name) &&
+              std::find(names.begin(), names.end(), served.spec.name) != names.end()) {
+            auto tool = Tool::remote(served.spec, ToolOptions{.idempotent = served.idempotent});
+            if (!tool) return tool.error();
+            out.emplace(served.spec.name, *tool);
+          }
+      break;
+    }
+    for (const auto& name : names)
+      if (!out.count(name)) missing += (missing.empty() ? "" : ", ") + name;
+    if (missing.empty()) return out;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // waiting for workers to join
+  }
+  return Error{ErrorCode::unavailable, "--remote-tools: no member of the cluster serves " + missing + " (waited " +
+                                           std::to_string(args.join_timeout_ms) + " ms)"};
+}
+
+// --spec: what the node hosts. Agents may call the built-in tools here and --remote-tools there.
+Expected<void> host_specs(const ClusterArgs& args, const cluster::ClusterAccess& access, cluster::NodeConfig& config) {
+  if (args.specs.empty()) return {};
+  auto env = cli_environment();
+  auto remote = cluster_tools(args, access);
+  if (!remote) return remote.error();
+  for (auto& [name, tool] : *remote) env.tools.insert_or_assign(name, tool);
+  for (const auto& path : args.specs) {
+    auto hosted = serve::load_hosted(path, env);
+    if (!hosted) return hosted.error();
+    for (const auto& [name, target] : hosted->targets) {
+      if (config.agents.count(name) || config.workflows.count(name))
+        return Error{ErrorCode::invalid_spec, "two specs host '" + name + "'"};
+      if (target.kind == serve::HostedTarget::Kind::agent) config.agents.emplace(name, *target.agent);
+      else config.workflows.emplace(name, *target.workflow);
+    }
+    if (hosted->tool_policy) config.runtime.tool_policy = hosted->tool_policy;
+  }
+  if (!args.journal.empty()) {
+    auto journal = open_cli_journal(args.journal);
+    if (!journal) return journal.error();
+    config.runtime.journal = *journal;
+  }
+  return {};
+}
+
 int run_member(const char* command, const ClusterArgs& args, cluster::MemberRole role) {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -124,6 +194,7 @@ int run_member(const char* command, const ClusterArgs& args, cluster::MemberRole
     if (!tools) return fail(tools.error());
     config.tools = std::move(*tools);
   }
+  if (auto hosted = host_specs(args, config.access, config); !hosted) return fail(hosted.error());
   // Member events seen while joining wait until the listening line is out: it comes first.
   struct Output {
     std::mutex mutex;
@@ -150,8 +221,11 @@ int run_member(const char* command, const ClusterArgs& args, cluster::MemberRole
   }
   {
     std::lock_guard<std::mutex> guard(output->mutex);
+    nlohmann::json hosted = nlohmann::json::array();
+    for (const auto& m : (*node)->members())
+      if (m.self) hosted = m.info.hosted;
     std::cout << nlohmann::json{{"event", "listening"}, {"name", (*node)->name()}, {"address", (*node)->address()},
-                                {"role", cluster::to_string(role)}}
+                                {"role", cluster::to_string(role)}, {"hosted", hosted}}
                      .dump()
               << "\n";
     for (const auto& line : output->held) std::cout << line << "\n";
@@ -205,6 +279,51 @@ int cluster_status_command(const ClusterArgs& args) {
     std::string heard = m.self ? "(asked)" : std::to_string(m.last_heard_ms) + " ms";
     std::printf("%-24s %-22s %-7s %-12s %10s  %s\n", m.info.name.c_str(), m.info.address.c_str(),
                 cluster::to_string(m.info.role), cluster::to_string(m.state), heard.c_str(), tools.c_str());
+  }
+  return 0;
+}
+
+int cluster_run_command(const ClusterArgs& args) {
+  auto fail = [](int status, const std::string& message) {
+    std::cerr << "loomflow cluster run: " << message << "\n";
+    return status;
+  };
+  auto access = access_of(args);
+  if (!access) return fail(2, access.error().message);
+  if (args.join.empty()) return fail(2, "--join HOST:PORT names a member to join through");
+  cluster::NodeConfig config;
+  config.listen = "127.0.0.1:0";
+  config.seeds = args.join;
+  config.access = std::move(*access);
+  config.join_timeout = std::chrono::milliseconds(args.join_timeout_ms);
+  config.runtime.worker_threads = args.threads == 0 ? 1 : args.threads;
+  auto node = cluster::Node::start(std::move(config));
+  if (!node) return fail(node.error().code == ErrorCode::invalid_argument ? 2 : 1, node.error().message);
+  RunOptions options;
+  options.user_id = UserId{args.user};
+  if (!args.session.empty()) options.session_id = SessionId{args.session};
+  // Its members are known once it joined one; the target's host may still be joining: wait a little.
+  (*node)->wait_until(
+      [&](const std::vector<cluster::MemberStatus>& members) {
+        for (const auto& m : members)
+          if (m.state == cluster::MemberState::up &&
+              std::find(m.info.hosted.begin(), m.info.hosted.end(), args.target) != m.info.hosted.end() &&
+              (args.on.empty() || m.info.name == args.on))
+            return true;
+        return false;
+      },
+      std::chrono::milliseconds(args.join_timeout_ms));
+  auto result = (*node)->start_on(args.target, args.input, std::move(options), args.on).take();
+  if (!result) return fail(1, result.error().message);
+  if (args.json) {
+    std::cout << nlohmann::json{{"target", args.target},       {"output", result->output},
+                                {"visited", result->visited},   {"usage", usage_json(result->usage)},
+                                {"session_id", result->session_id.str()}, {"user_id", result->user_id.str()},
+                                {"replayed_steps", result->replayed_steps}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << result->output << "\n";
   }
   return 0;
 }

@@ -108,7 +108,14 @@ struct ClusterArgs {
   std::string workdir;             // worker: the working root of bash and the fs_* tools
   std::uint32_t capacity = 16;     // worker: calls served at once
   std::size_t threads = 0;
-  bool json = false;               // status
+  bool json = false;               // status, run
+  // node: specs whose workflows (by spec name) and agents ("<spec>/<agent>") it hosts for others,
+  // the tools the cluster's workers serve that those agents may call, and the journal of its runs.
+  std::vector<std::string> specs;
+  std::vector<std::string> remote_tools;
+  std::string journal;
+  // cluster run: what to run where.
+  std::string target, input, on, session, user = "anonymous";
 };
 
 // What specs run by the CLI may name: the built-in models, functions and tools, and every model
@@ -151,5 +158,6 @@ int serve_command(const ServeArgs& args);
 int node_command(const ClusterArgs& args);
 int worker_command(const ClusterArgs& args);
 int cluster_status_command(const ClusterArgs& args);
+int cluster_run_command(const ClusterArgs& args);
 
 }  // namespace loomflow::cli

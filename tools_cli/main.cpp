@@ -147,6 +147,24 @@ int main(int argc, char** argv) {
   worker_cmd->add_option("--workdir", worker.workdir, "Working root of the bash and fs_* tools");
   worker_cmd->add_option("--capacity", worker.capacity, "Calls served at once (default 16)");
   status_cmd->add_flag("--json", status.json, "Print JSON");
+  node_cmd->add_option("--spec", node.specs, "Host a spec's workflow (by its name) and agents (<spec>/<agent>) for others (file or dir; repeatable)");
+  node_cmd->add_option("--remote-tools", node.remote_tools, "Tools served by the cluster's workers that hosted agents call (comma-separated)");
+  node_cmd->add_option("--journal", node.journal, "Journal URI of hosted runs (share one postgres://... so another node can resume them)");
+  ClusterArgs crun;
+  auto* run_on_cmd = cluster_cmd->add_subcommand("run", "Run a hosted workflow or agent on a member and print its answer");
+  run_on_cmd->add_option("target", crun.target, "A hosted workflow (spec name) or agent (<spec>/<agent>)")->required();
+  run_on_cmd->add_option("input", crun.input, "The input")->required();
+  run_on_cmd->add_option("--join", crun.join, "HOST:PORT of a member to join through (repeatable)")->required();
+  run_on_cmd->add_option("--on", crun.on, "The member to run it on (default: the least loaded host)");
+  run_on_cmd->add_option("--session", crun.session, "Session id (default: a fresh one)");
+  run_on_cmd->add_option("--user", crun.user, "User id (default anonymous)");
+  run_on_cmd->add_option("--secret-file", crun.secret_file, "A file holding the cluster secret");
+  run_on_cmd->add_option("--tls-cert", crun.tls_cert, "PEM certificate (mutual TLS)");
+  run_on_cmd->add_option("--tls-key", crun.tls_key, "PEM private key of --tls-cert");
+  run_on_cmd->add_option("--tls-ca", crun.tls_ca, "PEM CA file");
+  run_on_cmd->add_flag("--insecure", crun.insecure, "Neither secret nor TLS (trusted test networks only)");
+  run_on_cmd->add_option("--join-timeout-ms", crun.join_timeout_ms, "How long to try to reach a member (default 10000)");
+  run_on_cmd->add_flag("--json", crun.json, "Print JSON");
 
   try {
     app.parse(argc, argv);
@@ -178,5 +196,6 @@ int main(int argc, char** argv) {
   if (*node_cmd) return node_command(node);
   if (*worker_cmd) return worker_command(worker);
   if (*status_cmd) return cluster_status_command(status);
+  if (*run_on_cmd) return cluster_run_command(crun);
   return 2;
 }

@@ -309,7 +309,9 @@ caf::behavior accept_calls(caf::io::broker* self, caf::io::doorman_ptr doorman, 
   return {
       [=](const caf::io::new_connection_msg& msg) {
         set_no_delay(msg.handle);
-        self->fork(serve_connection, msg.handle, secret, target);
+        // Linked: stopping the listener (its member stops) closes its connections too.
+        auto connection = self->fork(serve_connection, msg.handle, secret, target);
+        self->link_to(connection);
       },
       [=](const caf::io::acceptor_closed_msg&) { self->quit(); },
   };
@@ -520,8 +522,8 @@ caf::behavior call_front(caf::stateful_actor<front_state>* self, caf::actor brok
 
 }  // namespace
 
-Expected<std::uint16_t> spawn_call_server(caf::actor_system& system, const std::string& host, std::uint16_t port,
-                                          std::string secret, actors::tool_actor target) {
+Expected<CallServer> spawn_call_server(caf::actor_system& system, const std::string& host, std::uint16_t port,
+                                       std::string secret, actors::tool_actor target) {
   if (!target) return Error{ErrorCode::invalid_argument, "spawn_call_server: no target tool actor"};
   auto& mm = system.middleman();
   const char* in = host.empty() ? nullptr : host.c_str();
@@ -530,8 +532,8 @@ Expected<std::uint16_t> spawn_call_server(caf::actor_system& system, const std::
     return Error{ErrorCode::unavailable, "cannot listen for tool calls on " + (host.empty() ? "*" : host) + ":" +
                                              std::to_string(port) + ": " + system.render(doorman.error())};
   const auto bound = (*doorman)->port();
-  mm.spawn_broker(accept_calls, std::move(*doorman), std::move(secret), std::move(target));
-  return bound;
+  auto listener = mm.spawn_broker(accept_calls, std::move(*doorman), std::move(secret), std::move(target));
+  return CallServer{bound, std::move(listener)};
 }
 
 Expected<actors::tool_actor> spawn_call_client(caf::actor_system& system, const std::string& host, std::uint16_t port,

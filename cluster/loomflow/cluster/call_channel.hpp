@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <string>
 
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 #include "loomflow/actors/interfaces.hpp"
@@ -39,11 +40,15 @@ namespace loomflow::cluster {
 // decoded into tool_invocations and sent as requests to `target` (no timeout: the target answers
 // or fails); each answer goes back on the same connection, tagged with the call's id; a failed
 // request is answered with tool_result{"error: <why>", is_error = true}. Many calls may be in flight
-// per connection, and many connections per server. Returns the bound port, or `unavailable` when
-// the port cannot be opened. The listener lives until the system shuts down or it is sent an exit;
-// a connection's answers still pending when it closes are dropped.
-Expected<std::uint16_t> spawn_call_server(caf::actor_system& system, const std::string& host, std::uint16_t port,
-                                          std::string secret, actors::tool_actor target);
+// per connection, and many connections per server. Returns the bound port and the listener, or
+// `unavailable` when the port cannot be opened. Send the listener an exit to stop it: its
+// connections (linked to it) close too; a connection's answers still pending then are dropped.
+struct CallServer {
+  std::uint16_t port = 0;
+  caf::actor listener;
+};
+Expected<CallServer> spawn_call_server(caf::actor_system& system, const std::string& host, std::uint16_t port,
+                                       std::string secret, actors::tool_actor target);
 
 // Connects to a call server (BLOCKING, see above), authenticates, and returns an actor that answers
 // tool_invocation requests by sending them over the connection (answers may come back in any

@@ -266,9 +266,10 @@ member_actor::behavior_type member(self_ptr self, MemberSettings settings) {
       if (peer.handle && peer.handle.address() == msg.source) set_state(self, peer, MemberState::down);
   });
   return {
-      [self](listening_atom, std::string& address) {
+      [self](listening_atom, std::string& address, std::string& call_address) {
         auto& st = self->state;
         st.settings.self.address = address;
+        st.settings.self.call_address = call_address;
         if (st.settings.self.name.empty()) st.settings.self.name = address;
         st.listening = true;
         tick(self);

@@ -43,7 +43,7 @@ struct MembershipView {
 using StartHosted = std::function<Expected<RunHandle>(const std::string& target, std::string input, RunOptions options)>;
 
 struct MemberSettings {
-  MemberInfo self;  // `address` (and a default `name`) arrive with listening_atom
+  MemberInfo self;  // `address`, `call_address` (and a default `name`) arrive with listening_atom
   ClusterAccess access;
   std::vector<std::string> seeds;
   std::chrono::milliseconds heartbeat_interval{100};
@@ -61,6 +61,7 @@ member_actor spawn_member(caf::actor_system& system, MemberSettings settings);
 struct RouterSettings {
   std::chrono::milliseconds unserved_timeout{30'000};
   std::uint32_t max_dispatch_attempts = 3;
+  std::string secret;  // for the call channels to workers (call_channel.hpp)
 };
 
 router_actor spawn_router(caf::actor_system& system, RouterSettings settings);

@@ -35,6 +35,7 @@ struct MemberInfo {
   std::vector<ServedTool> tools;  // workers: the tools they serve
   std::uint32_t capacity = 0;     // workers: calls they run at once
   std::vector<std::string> hosted;  // agents and workflows it runs for other members (Node::start_on)
+  std::string call_address;  // "host:port" of its call channel for tool calls; empty: none (TLS)
   std::uint64_t incarnation = 0;  // start time (µs since epoch): a restarted member is a new one
 };
 

@@ -11,6 +11,7 @@
 #include "loomflow/actors/extension.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/type_registry.hpp"
+#include "loomflow/cluster/call_channel.hpp"
 #include "loomflow/cluster/handshake.hpp"
 #include "loomflow/cluster/member.hpp"
 #include "loomflow/cluster/node_internals.hpp"
@@ -97,7 +98,8 @@ class ClusterExtension final : public detail::RuntimeExtension {
                const detail::RunLauncher& launch) override {
     system_ = &system;
     launch_ = launch;
-    router_ = spawn_router(system, RouterSettings{config_.unserved_timeout, config_.max_dispatch_attempts});
+    router_ = spawn_router(system, RouterSettings{config_.unserved_timeout, config_.max_dispatch_attempts,
+                                                  config_.access.secret});
     MemberSettings settings;
     settings.self = self_;
     settings.access = config_.access;
@@ -112,6 +114,7 @@ class ClusterExtension final : public detail::RuntimeExtension {
     settings.router = router_;
     settings.start_hosted = start_hosted_;
     member_ = spawn_member(system, std::move(settings));
+
   }
 
   actors::tool_actor remote_tool(const detail::ToolImpl&) override {
@@ -121,9 +124,21 @@ class ClusterExtension final : public detail::RuntimeExtension {
   void stopping() override {
     caf::anon_send_exit(member_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(router_, caf::exit_reason::user_shutdown);
+    if (call_listener_) caf::anon_send_exit(call_listener_, caf::exit_reason::user_shutdown);
   }
 
   caf::actor_system& system() { return *system_; }
+
+  // Tool calls to a member serving tools travel on a call channel of their own (CAF's remote
+  // request/response costs several times more per round trip) — except under TLS, as the channel
+  // is not encrypted. Returns its "host:port", or empty.
+  Expected<std::string> open_call_channel(const std::string& host) {
+    if (config_.tools.empty() || config_.access.tls.enabled()) return std::string();
+    auto server = spawn_call_server(*system_, host, 0, config_.access.secret, caf::actor_cast<actors::tool_actor>(member_));
+    if (!server) return server.error();
+    call_listener_ = server->listener;
+    return host + ":" + std::to_string(server->port);
+  }
   const detail::RunLauncher& launcher() const { return launch_; }
   // Filled in once the Runtime exists (it starts hosted runs on it).
   const std::shared_ptr<StartHosted>& start_hosted() const { return start_hosted_; }
@@ -138,6 +153,7 @@ class ClusterExtension final : public detail::RuntimeExtension {
   router_actor router_;
   member_actor member_;
   detail::RunLauncher launch_;
+  caf::actor call_listener_;  // this member's call channel, when it serves tools without TLS
   std::shared_ptr<StartHosted> start_hosted_ = std::make_shared<StartHosted>();
 };
 
@@ -239,7 +255,11 @@ Expected<std::unique_ptr<Node>> Node::start(NodeConfig config) {
     return Error{ErrorCode::unavailable, "cannot listen on " + impl->config.listen + ": " + system.render(port.error())};
   impl->address = listen->first + ":" + std::to_string(*port);
   impl->name = impl->config.name.empty() ? impl->address : impl->config.name;
-  caf::anon_send(impl->extension->member(), listening_atom::value, impl->address);
+  auto call_address = impl->extension->open_call_channel(listen->first);
+  if (!call_address)
+    return Error{ErrorCode::unavailable, "cannot open the call channel on " + listen->first + ": " +
+                                             call_address.error().message};
+  caf::anon_send(impl->extension->member(), listening_atom::value, impl->address, *call_address);
 
   // Wait for the first join: through any seed, or until every seed refused, or the timeout.
   const auto& seeds = impl->config.seeds;

@@ -88,6 +88,7 @@ struct placement {
   caf::actor member;  // its member actor
 };
 
+using channel_atom = caf::atom_constant<caf::atom("lf_cchan")>;
 using place_atom = caf::atom_constant<caf::atom("lf_cplace")>;
 using placed_atom = caf::atom_constant<caf::atom("lf_cplaced")>;
 using run_done_atom = caf::atom_constant<caf::atom("lf_crdone")>;
@@ -104,7 +105,7 @@ using member_actor = caf::typed_actor<caf::replies_to<cluster_hello>::with<clust
                                       caf::reacts_to<cluster_heartbeat>, caf::reacts_to<cluster_leave>,
                                       caf::replies_to<actors::tool_invocation>::with<actors::tool_result>,
                                       caf::reacts_to<tick_atom>, caf::reacts_to<connect_atom, std::string>,
-                                      caf::reacts_to<listening_atom, std::string>,
+                                      caf::reacts_to<listening_atom, std::string, std::string>,
                                       // hosted runs, for other members (and this one)
                                       caf::replies_to<remote_run>::with<actors::node_result>,
                                       caf::reacts_to<run_done_atom, std::uint64_t, actors::node_result>,
@@ -114,8 +115,10 @@ using member_actor = caf::typed_actor<caf::replies_to<cluster_hello>::with<clust
                                       caf::reacts_to<placed_atom, std::string>>;
 
 // A node's router of remote tool calls: a tool_actor for every Tool::remote, fed by membership.
+// channel_atom: a call channel to a worker (name, incarnation) is ready — or `error` says why not.
 using router_actor = actors::tool_actor::extend<caf::reacts_to<worker_update>,
-                                                caf::reacts_to<unserved_atom, std::uint64_t>>;
+                                                caf::reacts_to<unserved_atom, std::uint64_t>,
+                                                caf::reacts_to<channel_atom, std::string, std::uint64_t, caf::actor, std::string>>;
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ServedTool& x) {
@@ -125,7 +128,7 @@ typename Inspector::result_type inspect(Inspector& f, ServedTool& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, MemberInfo& x) {
   return f(caf::meta::type_name("loomflow.cluster.member_info"), x.name, x.address, x.role, x.tools, x.capacity,
-           x.hosted, x.incarnation);
+           x.hosted, x.call_address, x.incarnation);
 }
 
 template <class Inspector>

@@ -1,12 +1,15 @@
 // The tool router: dispatches remote tool calls to the workers serving them (fewest outstanding
 // calls first, at most `capacity` each), queues the rest, and re-dispatches the calls of a worker
-// that is lost.
+// that is lost. Calls travel on a worker's call channel (call_channel.hpp) once it is connected —
+// a detached actor connects it, since that blocks — and over CAF's own connection until then (and
+// always under TLS, where workers offer no channel).
 #include <deque>
 #include <map>
 #include <unordered_map>
 
 #include <caf/all.hpp>
 
+#include "loomflow/cluster/call_channel.hpp"
 #include "loomflow/cluster/member.hpp"
 
 namespace loomflow::cluster {
@@ -18,6 +21,8 @@ struct Worker {
   member_actor handle;
   bool usable = false;
   std::uint32_t outstanding = 0;
+  actors::tool_actor channel;  // its call channel, once connected
+  bool connecting = false;
   bool serves(const std::string& tool) const {
     for (const auto& t : info.tools)
       if (t.spec.name == tool) return true;
@@ -125,7 +130,8 @@ void dispatch(self_ptr self, std::uint64_t id) {
   ++w->outstanding;
   call.worker = w->info.name;
   const auto attempt = ++call.attempts;
-  self->request(w->handle, caf::infinite, call.inv)
+  auto target = w->channel ? w->channel : caf::actor_cast<actors::tool_actor>(w->handle);
+  self->request(target, caf::infinite, call.inv)
       .then(
           [self, id, attempt](actors::tool_result& result) {
             auto it = self->state.calls.find(id);
@@ -145,8 +151,38 @@ void dispatch(self_ptr self, std::uint64_t id) {
           });
 }
 
+// Connects the worker's call channel off the scheduler (spawn_call_client blocks).
+void connect_channel(self_ptr self, Worker& w) {
+  if (w.channel || w.connecting || !w.usable || w.info.call_address.empty()) return;
+  auto where = parse_address(w.info.call_address, "call address");
+  if (!where) return;  // stays on CAF's connection
+  w.connecting = true;
+  self->spawn<caf::detached>([router = caf::actor_cast<router_actor>(self), where = *where, name = w.info.name,
+                              incarnation = w.info.incarnation, secret = self->state.settings.secret](
+                                 caf::event_based_actor* me) {
+    auto channel = spawn_call_client(me->system(), where.first, where.second, secret);
+    if (channel) {
+      me->send(router, channel_atom::value, name, incarnation, caf::actor_cast<caf::actor>(*channel), std::string());
+    } else {
+      me->send(router, channel_atom::value, name, incarnation, caf::actor{}, channel.error().message);
+    }
+    me->quit();
+  });
+}
+
 router_actor::behavior_type router(self_ptr self, RouterSettings settings) {
   self->state.settings = settings;
+  // Stopping: close the call channels too (their actors would keep the system up).
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [name, w] : self->state.workers)
+      if (w.channel) caf::anon_send_exit(w.channel, caf::exit_reason::user_shutdown);
+    self->quit(msg.reason);
+  });
+  // A channel that closed: its calls fail (and are re-dispatched) on their own; forget it.
+  self->set_down_handler([self](caf::down_msg& msg) {
+    for (auto& [name, w] : self->state.workers)
+      if (w.channel && w.channel.address() == msg.source) w.channel = nullptr;
+  });
   return {
       [self](actors::tool_invocation& inv) -> caf::typed_response_promise<actors::tool_result> {
         auto& st = self->state;
@@ -176,7 +212,28 @@ router_actor::behavior_type router(self_ptr self, RouterSettings settings) {
           for (auto id : held) redispatch(self, id, why);
           if (!w.usable) w.outstanding = 0;
         }
+        if (!w.usable && w.channel) {
+          caf::anon_send_exit(w.channel, caf::exit_reason::user_shutdown);
+          w.channel = nullptr;
+        }
+        if (restarted && w.channel) {
+          caf::anon_send_exit(w.channel, caf::exit_reason::user_shutdown);
+          w.channel = nullptr;
+        }
+        connect_channel(self, w);
         if (w.usable) pump(self, w);
+      },
+      [self](channel_atom, std::string& name, std::uint64_t incarnation, caf::actor& channel, std::string& error) {
+        auto it = self->state.workers.find(name);
+        const bool current = it != self->state.workers.end() && it->second.info.incarnation == incarnation;
+        if (current) it->second.connecting = false;
+        if (!channel) return;  // `error` says why; calls keep using CAF's connection
+        if (!current || !it->second.usable) {
+          caf::anon_send_exit(channel, caf::exit_reason::user_shutdown);
+          return;
+        }
+        it->second.channel = caf::actor_cast<actors::tool_actor>(channel);
+        self->monitor(channel);
       },
       [self](unserved_atom, std::uint64_t id) {
         auto& st = self->state;
