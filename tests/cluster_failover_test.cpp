@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
+#include "journal_backends.hpp"
 #include "loomflow/cluster/node.hpp"
 #include "loomflow/providers/builtin.hpp"
 #include "scratch.hpp"
@@ -158,4 +159,55 @@ TEST_F(ClusterFailover, AHungWorkerHasItsCallRedispatchedAndIsUpAgainOnceItResum
   EXPECT_TRUE(sees(victim, MemberState::unreachable));
   workers_[victim]->signal(SIGCONT);
   EXPECT_TRUE(sees(victim, MemberState::up));
+}
+
+// A node process dies (SIGKILL) mid-run: the run — an agent hosted by two node processes, whose bash
+// call hangs on a worker — is started again on the other node with the same session; it resumes
+// from the PostgreSQL journal both nodes share (the model's turn is replayed, not asked again) and
+// re-dispatches the tool call with the same key, flagged as a redelivery.
+TEST_F(ClusterFailover, ARunWhoseNodeIsKilledMidRunResumesOnAnotherNodeFromPostgres) {
+  if (loomflow::testing::postgres_base_uri() == nullptr) {
+    if (loomflow::testing::postgres_required()) FAIL() << "LOOMFLOW_REQUIRE_POSTGRES=1 but LOOMFLOW_TEST_POSTGRES_URI is unset";
+    GTEST_SKIP() << "no PostgreSQL server (LOOMFLOW_TEST_POSTGRES_URI)";
+  }
+  const auto journal = loomflow::testing::fresh_postgres_uri();
+  const auto spec = dir_.path() / "ops.json";
+  std::ofstream(spec) << nlohmann::json{
+      {"loomflow", 1},
+      {"name", "ops"},
+      {"agents",
+       {{"runner",
+         {{"model", "scripted"},
+          {"script_mode", "per_run"},
+          {"script", {{{"tool_calls", {{{"name", "bash"}, {"arguments", {{"command", marking_command()}}}}}}},
+                      {{"text", "done"}}}},
+          {"tools", {"bash"}}}}}},
+      {"workflow", {{"nodes", {{"runner", {{"type", "agent"}, {"agent", "runner"}}}}}}}}.dump();
+  std::map<std::string, std::unique_ptr<Child>> nodes;
+  for (const std::string name : {"node-b", "node-c"}) {
+    nodes[name] = std::make_unique<Child>(
+        std::vector<std::string>{LOOMFLOW_CLI, "node", "--listen", "127.0.0.1:0", "--join", node_->address(),
+                                 "--secret-file", secret_file_.string(), "--name", name, "--spec", spec.string(),
+                                 "--remote-tools", "bash", "--journal", journal, "--heartbeat-ms", "50",
+                                 "--failure-timeout-ms", "400"},
+        child_environment(kIsolatedEnvironment, {}));
+    ASSERT_TRUE(nodes[name]->wait_for_stdout("\"event\":\"listening\"", kWait)) << nodes[name]->err();
+  }
+  ASSERT_TRUE(sees("node-b", MemberState::up) && sees("node-c", MemberState::up));
+
+  auto run = node_->start_on("ops", "clean up", {.session_id = SessionId{"s-node-loss"}}, "node-b");
+  ASSERT_TRUE(wait_lines(log_, 1));  // node-b's agent called bash, which hangs on a worker
+  nodes["node-b"]->signal(SIGKILL);
+  auto result = run.wait();
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->output, "done");
+  EXPECT_EQ(result->visited, (std::vector<std::string>{"runner"}));
+  EXPECT_GE(result->replayed_steps, 1u);  // at least the model's first turn came from the journal
+  const auto lines = read_lines(log_);
+  ASSERT_EQ(lines.size(), 2u);
+  const auto key = [](const std::string& line) { return line.substr(line.find(' ') + 1, line.rfind(' ') - line.find(' ') - 1); };
+  EXPECT_EQ(key(lines[0]), key(lines[1]));
+  EXPECT_EQ(key(lines[0]).rfind("s-node-loss/", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[0].back(), '0');
+  EXPECT_EQ(lines[1].back(), '1');
 }
