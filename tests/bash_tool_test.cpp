@@ -115,7 +115,7 @@ TEST_F(BashTool, ACwdOutsideTheRootIsRefused) {
   }
 }
 
-TEST_F(BashTool, TheEnvironmentIsScrubbedToPathHomeLangAndWhatTheOptionsAdd) {
+TEST_F(BashTool, TheEnvironmentIsScrubbedToPathHomeLangTheCallsKeyAndWhatTheOptionsAdd) {
   // Set before any tool exists; the tool itself never reads or changes the environment per call.
   setenv("LOOMFLOW_SANDBOX_SECRET", "leaked", 1);
   setenv("LOOMFLOW_SANDBOX_PASSED", "passed", 1);
@@ -124,9 +124,20 @@ TEST_F(BashTool, TheEnvironmentIsScrubbedToPathHomeLangAndWhatTheOptionsAdd) {
   o.extra_env = {{"GREETING", "hi"}};
   auto r = result_of(run("env | grep -v '^_=' | grep -v '^PWD=' | grep -v '^SHLVL=' | sort", o));
   EXPECT_EQ(r["stdout"], "GREETING=hi\nHOME=" + temp_.path().string() +
-                             "\nLANG=C.UTF-8\nLOOMFLOW_SANDBOX_PASSED=passed\nPATH=/usr/local/bin:/usr/bin:/bin\n");
+                             "\nLANG=C.UTF-8\nLOOMFLOW_IDEMPOTENCY_KEY=s/agent/turn-1/tool-0\nLOOMFLOW_REDELIVERY=0"
+                             "\nLOOMFLOW_SANDBOX_PASSED=passed\nPATH=/usr/local/bin:/usr/bin:/bin\n");
   unsetenv("LOOMFLOW_SANDBOX_SECRET");
   unsetenv("LOOMFLOW_SANDBOX_PASSED");
+}
+
+TEST_F(BashTool, ARedeliveredCallSeesItsKeyAndTheRedeliveryFlag) {
+  auto tool = tools::bash_tool(options()).value();
+  UserId user_id{"alice"};
+  SessionId session{"s-9"};
+  ToolContext ctx{user_id, session, "agent/turn-2/tool-1", "s-9/agent/turn-2/tool-1", true};
+  auto out = tool.impl().fn(ctx, json{{"command", "echo \"$LOOMFLOW_IDEMPOTENCY_KEY $LOOMFLOW_REDELIVERY\""}}.dump());
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(result_of(out)["stdout"], "s-9/agent/turn-2/tool-1 1\n");
 }
 
 TEST_F(BashTool, OutputPastTheCapIsDrainedAndDroppedWithoutBlockingTheCommand) {

@@ -24,6 +24,9 @@
 #include "loomflow/cluster/node.hpp"
 #include "loomflow/journal.hpp"
 #include "loomflow/providers/builtin.hpp"
+#include "loomflow/spec.hpp"
+#include "loomflow/tools/builtin.hpp"
+#include "loomflow/detail/definitions.hpp"
 
 namespace {
 
@@ -60,6 +63,8 @@ bool sees_up(const cluster::Node& node, const std::string& name) {
       },
       kWait);
 }
+
+Tool tools_builtin_word_count() { return loomflow::tools::builtin_tools().at("word_count"); }
 
 Agent answering(const std::string& name, const std::string& answer) {
   return Agent::create({.name = name, .model = providers::scripted_per_run({{.text = answer}})}).value();
@@ -262,4 +267,87 @@ TEST(ClusterRemoteRun, ARunWhoseMemberLeavesResumesOnAnotherFromPostgres) {
   const auto uri = loomflow::testing::fresh_postgres_uri();
   // Each member opens the journal itself, as separate processes would.
   fails_over_and_resumes([uri] { return open_journal(uri).value(); });
+}
+
+TEST(ClusterRemoteRun, AWorkflowRunsItsNodesOnTheMembersHostingThem) {
+  auto coordinator = start(member("coordinator"));
+  ASSERT_TRUE(coordinator);
+  auto b_config = member("b", {coordinator->address()});
+  b_config.agents.emplace("fetcher", answering("fetcher", "order 42: two charges of 30 EUR"));
+  auto c_config = member("c", {coordinator->address()});
+  c_config.agents.emplace("summarizer", answering("summarizer", "duplicate charge: refund 30 EUR"));
+  auto b = start(std::move(b_config));
+  auto c = start(std::move(c_config));
+  ASSERT_TRUE(b && c && sees_up(*coordinator, "b") && sees_up(*coordinator, "c"));
+  auto finish = loomflow::Node::function("finish", [](std::string_view in) { return "Done: " + std::string(in); });
+  auto workflow = Workflow::chain("distributed", {loomflow::Node::remote("fetch", "fetcher", "b"),
+                                                  loomflow::Node::remote("summarize", "summarizer"), finish})
+                      .value();
+  auto result = coordinator->runtime().run(workflow, "order 42", {.session_id = SessionId{"s-distributed"}});
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->output, "Done: duplicate charge: refund 30 EUR");
+  EXPECT_EQ(result->visited, (std::vector<std::string>{"fetch", "summarize", "finish"}));
+  EXPECT_EQ(result->usage.model_calls, 2u);  // the hosts' agents, counted here
+}
+
+TEST(ClusterRemoteRun, ARemoteNodeOnAPlainRuntimeFailsSayingSo) {
+  Runtime runtime(RuntimeConfig{.worker_threads = 1});
+  auto workflow = Workflow::chain("w", {loomflow::Node::remote("fetch", "fetcher")}).value();
+  auto result = runtime.run(workflow, "x");
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("this runtime is not a cluster node"), std::string::npos)
+      << result.error().message;
+}
+
+TEST(ClusterRemoteRun, ASpecPlacesANodeOnAMemberWithTypeRemote) {
+  SpecEnvironment env;
+  auto spec = load_spec_text(
+      R"({"loomflow": 1, "name": "distributed",
+          "workflow": {"nodes": {"fetch": {"type": "remote", "target": "fetcher", "member": "b"}}}})",
+      "<inline>", env);
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->workflow.impl().nodes.front()->target, "fetcher");
+  EXPECT_EQ(spec->workflow.impl().nodes.front()->member, "b");
+  auto bad = load_spec_text(
+      R"({"loomflow": 1, "name": "d", "workflow": {"nodes": {"fetch": {"type": "remote", "agent": "x"}}}})",
+      "<inline>", env);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("$.workflow.nodes.fetch"), std::string::npos) << bad.error().message;
+}
+
+TEST(ClusterRemoteRun, AStreamedRemoteRunRelaysItsEventsInOrderBeforeItsResult) {
+  auto requester = start(member("requester"));
+  ASSERT_TRUE(requester);
+  auto host_config = member("host", {requester->address()});
+  auto model = providers::scripted_per_run({{.tool_calls = {{"c1", "word_count", R"({"text":"two words"})"}}},
+                                            {.text = "It has 2 words."}});
+  auto counter = Agent::create({.name = "counter", .model = model, .tools = {tools_builtin_word_count()}}).value();
+  host_config.agents.emplace("counter", counter);
+  auto host = start(std::move(host_config));
+  ASSERT_TRUE(host && sees_up(*requester, "host"));
+  auto stream = requester->stream_on("counter", "count: two words", {.session_id = SessionId{"s-stream"}});
+  std::vector<std::string> seen;
+  while (auto event = stream.next()) seen.push_back(std::string(to_string(event->kind)) + " " + event->path);
+  EXPECT_EQ(seen, (std::vector<std::string>{"run_started ", "tool_call_started counter/turn-1/tool-0",
+                                            "tool_call_finished counter/turn-1/tool-0",
+                                            "text_delta counter/turn-2/model", "run_finished "}));
+  auto result = stream.run().wait();
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->output, "It has 2 words.");
+}
+
+TEST(ClusterRemoteRun, AWorkflowStreamShowsTheEventsOfItsRemoteNodesUnderTheirSteps) {
+  auto coordinator = start(member("coordinator"));
+  ASSERT_TRUE(coordinator);
+  auto host_config = member("b", {coordinator->address()});
+  host_config.agents.emplace("fetcher", answering("fetcher", "fetched"));
+  auto host = start(std::move(host_config));
+  ASSERT_TRUE(host && sees_up(*coordinator, "b"));
+  auto workflow = Workflow::chain("distributed", {loomflow::Node::remote("fetch", "fetcher")}).value();
+  auto stream = coordinator->runtime().stream(workflow, "x");
+  std::vector<std::string> seen;
+  while (auto event = stream.next()) seen.push_back(std::string(to_string(event->kind)) + " " + event->path);
+  EXPECT_EQ(seen, (std::vector<std::string>{"run_started ", "node_entered fetch#1",
+                                            "text_delta fetch#1/fetcher/turn-1/model", "node_left fetch#1",
+                                            "run_finished "}));
 }

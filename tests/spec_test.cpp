@@ -324,7 +324,7 @@ constexpr std::string_view kUnknownTypeSpec = R"json({
 TEST(SpecLoader, RejectsAnUnknownNodeType) {
   EXPECT_EQ(error_of(kUnknownTypeSpec),
             "<inline>: $.workflow.nodes.x.type: unknown node type \"foo\" (expected agent, workflow, function, "
-            "keyword_classifier, template)");
+            "keyword_classifier, template, remote)");
 }
 
 TEST(SpecLoader, RejectsAnUnknownAgent) {
@@ -394,7 +394,7 @@ TEST(SpecLoader, RejectsAnUnknownFunction) {
 TEST(SpecLoader, RejectsAnUnknownTool) {
   EXPECT_EQ(error_of(R"({"loomflow": 1, "name": "w", "agents": {"bot": {"model": "echo", "tools": ["add", "search"]}},
                          "workflow": {"nodes": {"a": {"type": "agent", "agent": "bot"}}}})"),
-            "<inline>: $.agents.bot.tools[1]: unknown tool 'search' (known: add, word_count); a sub-workflow is "
+            "<inline>: $.agents.bot.tools[1]: unknown tool 'search' (known: add, wait, word_count); a sub-workflow is "
             "\"workflow:<name>\"");
   EXPECT_EQ(error_of(R"({"loomflow": 1, "name": "w", "agents": {"bot": {"model": "echo", "tools": ["workflow:nope"]}},
                          "workflow": {"nodes": {"a": {"type": "agent", "agent": "bot"}}}})"),

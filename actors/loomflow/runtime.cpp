@@ -130,9 +130,10 @@ struct Runtime::Impl {
     if (extension)
       extension->started(
           system, [this](const Tool& tool) { return directory.tool_for(tool); },
-          [this](detail::SpawnRun spawn, std::string target, std::string input, RunOptions options) {
+          [this](detail::SpawnRun spawn, std::string target, std::string input, RunOptions options,
+                 std::shared_ptr<actors::EventChannel> events) {
             return launch(std::move(spawn), std::move(target), std::string(), std::move(input), std::move(options),
-                          nullptr, false);
+                          std::move(events), false);
           });
     threads = config.worker_threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : config.worker_threads;
     if (config.journal) journal = actors::spawn_journal(system, config.journal);

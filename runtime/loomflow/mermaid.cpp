@@ -61,10 +61,13 @@ std::string to_mermaid(const Workflow& workflow) {
   for (const auto& node : wf.nodes) {
     std::string_view kind = node->kind == detail::NodeImpl::Kind::function ? "function"
                             : node->kind == detail::NodeImpl::Kind::agent  ? "agent"
+                            : node->kind == detail::NodeImpl::Kind::remote ? "remote"
                                                                            : "workflow";
     std::string label = mermaid_label(node->name) + "<br/><small>" + std::string(kind);
     if (node->kind == detail::NodeImpl::Kind::agent) label += " " + mermaid_label(node->agent->options.name);
     if (node->kind == detail::NodeImpl::Kind::workflow) label += " " + mermaid_label(node->workflow->name);
+    if (node->kind == detail::NodeImpl::Kind::remote)
+      label += " " + mermaid_label(node->target + (node->member.empty() ? "" : "@" + node->member));
     label += "</small>";
     out += "  " + mermaid_id(node->name) + "[\"" + label + "\"]\n";
   }

@@ -333,6 +333,9 @@ Expected<Workflow> Loader::build_workflow(const WorkflowSpec& spec) const {
       case NodeSpec::Kind::workflow:
         nodes.push_back(Node::workflow(node.name, *built_workflows_[*find_name(workflow_names_, node.ref)]));
         break;
+      case NodeSpec::Kind::remote:
+        nodes.push_back(Node::remote(node.name, node.target, node.member));
+        break;
     }
   }
   // Pass 1 checked this graph already; a problem here would be a loader bug, still reported with a path.

@@ -61,6 +61,8 @@
 //        | {"type": "keyword_classifier", "labels": {"<label>": ["keyword", ...]}, "default": "<label>"}
 //              see keyword_classifier() below
 //        | {"type": "template", "template": "Dear customer: {input}"}   see text_template() below
+//        | {"type": "remote", "target": "<hosted agent or workflow>", "member": "<name>"}   runs on a
+//              cluster member (Node::remote); "member" is optional (default: any member hosting it)
 #pragma once
 
 #include <functional>

@@ -90,6 +90,20 @@ Expected<NodeSpec> read_node(const std::string& name, const ojson& json, const s
     auto fn = read_classifier(json, path);
     if (!fn) return fn.error();
     node.fn = std::move(*fn);
+  } else if (*type == "remote") {
+    if (auto ok = check_fields(json, path, {"type", "target", "member"}); !ok) return ok.error();
+    auto field = required_field(json, path, "target");
+    if (!field) return field.error();
+    auto target = read_string(**field, path + ".target");
+    if (!target) return target.error();
+    if (target->empty()) return fail(path + ".target", "the target must not be empty");
+    node.kind = NodeSpec::Kind::remote;
+    node.target = *target;
+    if (const ojson* member = optional_field(json, "member")) {
+      auto name = read_string(*member, path + ".member");
+      if (!name) return name.error();
+      node.member = *name;
+    }
   } else if (*type == "template") {
     if (auto ok = check_fields(json, path, {"type", "template"}); !ok) return ok.error();
     auto field = required_field(json, path, "template");
@@ -99,7 +113,7 @@ Expected<NodeSpec> read_node(const std::string& name, const ojson& json, const s
     node.fn = text_template(std::move(*text));
   } else {
     return fail(path + ".type", "unknown node type " + dump(**type_field) +
-                                    " (expected agent, workflow, function, keyword_classifier, template)");
+                                    " (expected agent, workflow, function, keyword_classifier, template, remote)");
   }
   return node;
 }

@@ -69,6 +69,15 @@ Node Node::workflow(std::string name, Workflow workflow) {
   return Node(std::move(impl));
 }
 
+Node Node::remote(std::string name, std::string target, std::string member) {
+  auto impl = std::make_shared<detail::NodeImpl>();
+  impl->kind = detail::NodeImpl::Kind::remote;
+  impl->name = std::move(name);
+  impl->target = std::move(target);
+  impl->member = std::move(member);
+  return Node(std::move(impl));
+}
+
 const std::string& Node::name() const noexcept { return impl_->name; }
 
 Node Node::renamed(std::string name) const {

@@ -96,6 +96,11 @@ class Node {
   static Node agent(std::string name, Agent agent);
   static Node workflow(Workflow workflow);            // named after the workflow
   static Node workflow(std::string name, Workflow workflow);
+  // A node that runs `target` — an agent or workflow a cluster member hosts (loomflow/cluster/node.hpp)
+  // — on `member`, or on the least loaded member hosting it; placed elsewhere like Node::start_on,
+  // started again on another host if its member goes down first. Only a Runtime that is a cluster
+  // node runs it; elsewhere the step fails saying so.
+  static Node remote(std::string name, std::string target, std::string member = {});
 
   const std::string& name() const noexcept;
   Node renamed(std::string name) const;

@@ -14,10 +14,12 @@ std::shared_ptr<const CompiledWorkflow> Directory::workflow(const std::shared_pt
   compiled->definitions = wf->nodes;
   compiled->agents.resize(count);
   compiled->workflows.resize(count);
+  compiled->remotes.resize(count);
   for (std::size_t i = 0; i < count; ++i) {
     const auto& node = wf->nodes[i];
     if (node->kind == detail::NodeImpl::Kind::agent) compiled->agents[i] = agent(node->agent);
     if (node->kind == detail::NodeImpl::Kind::workflow) compiled->workflows[i] = workflow(node->workflow);
+    if (node->kind == detail::NodeImpl::Kind::remote) compiled->remotes[i] = remote_node(node);
   }
   for (std::size_t i = 0; i < count; ++i) {
     auto handle = spawn_step_node(sys_, wf, compiled, static_cast<std::int32_t>(i));
@@ -69,6 +71,13 @@ tool_actor Directory::tool(const std::shared_ptr<const detail::ToolImpl>& t) {
   spawned_.push_back(caf::actor_cast<caf::strong_actor_ptr>(handle));
   tools_.emplace(t.get(), std::make_pair(std::shared_ptr<const void>(t), handle));
   return handle;
+}
+
+std::function<run_actor()> Directory::remote_node(const std::shared_ptr<const detail::NodeImpl>& node) {
+  if (extension_) {
+    return [extension = extension_, node] { return extension->spawn_remote_node(*node); };
+  }
+  return [this, node] { return spawn_unplaced_node(sys_, node->name, node->target); };
 }
 
 tool_actor Directory::tool_for(const Tool& t) {

@@ -39,6 +39,7 @@ class Directory {
  private:
   model_actor model(const std::shared_ptr<Provider>& provider);
   tool_actor tool(const std::shared_ptr<const detail::ToolImpl>& tool);
+  std::function<run_actor()> remote_node(const std::shared_ptr<const detail::NodeImpl>& node);
 
   caf::actor_system& sys_;
   std::shared_ptr<const ToolPolicy> policy_;  // handed to every compiled agent

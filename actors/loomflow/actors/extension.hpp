@@ -26,8 +26,10 @@ using ToolCompiler = std::function<actors::tool_actor(const Tool& tool)>;
 // Spawns the actor of a run that another member executes (see launch_remote); the completion is
 // the Runtime's, as for its own runs.
 using SpawnRun = std::function<actors::run_actor(actors::RunCompletion done)>;
-// Starts such a run: a RunHandle like Runtime::start's, not journaled here.
-using RunLauncher = std::function<RunHandle(SpawnRun spawn, std::string target, std::string input, RunOptions options)>;
+// Starts such a run: a RunHandle like Runtime::start's, not journaled here; with `events`, streamed
+// into that channel like Runtime::stream's runs (run_started first, run_finished last).
+using RunLauncher = std::function<RunHandle(SpawnRun spawn, std::string target, std::string input, RunOptions options,
+                                            std::shared_ptr<actors::EventChannel> events)>;
 
 struct RuntimeExtension {
   virtual ~RuntimeExtension() = default;
@@ -35,6 +37,9 @@ struct RuntimeExtension {
   virtual void started(caf::actor_system& system, const ToolCompiler& compile, const RunLauncher& launch) = 0;
   // The actor that dispatches calls of `tool` (Kind::remote) to the workers serving it.
   virtual actors::tool_actor remote_tool(const ToolImpl& tool) = 0;
+  // The run actor of one visit of a remote workflow node (Node::remote): it answers the node_call.
+  // Called on a scheduler thread when the visit starts: it must not block.
+  virtual actors::run_actor spawn_remote_node(const NodeImpl& node) = 0;
   virtual void stopping() = 0;
 };
 

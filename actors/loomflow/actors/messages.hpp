@@ -16,6 +16,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "loomflow/error.hpp"
+#include "loomflow/events.hpp"
 #include "loomflow/ids.hpp"
 #include "loomflow/journal.hpp"
 #include "loomflow/message.hpp"
@@ -90,6 +91,12 @@ typename Inspector::result_type inspect(Inspector& f, ModelRequest& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ModelResponse& x) {
   return f(caf::meta::type_name("loomflow.model_response"), x.message, x.usage, x.finish_reason, x.refusal);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, RunEvent& x) {
+  return f(caf::meta::type_name("loomflow.run_event"), x.kind, x.seq, x.path, x.name, x.text, x.data, x.call_id, x.ok,
+           x.replayed, x.duration_us, x.usage);
 }
 
 template <class Inspector>

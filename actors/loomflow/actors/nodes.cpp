@@ -61,9 +61,30 @@ node_actor spawn_worker(step_actor::pointer self, const detail::NodeImpl& node,
     case detail::NodeImpl::Kind::workflow:
       return caf::actor_cast<node_actor>(spawn_coordinator(self->system(), node.workflow,
                                                            compiled->workflows[static_cast<std::size_t>(index)]));
+    case detail::NodeImpl::Kind::remote:
+      return caf::actor_cast<node_actor>(compiled->remotes[static_cast<std::size_t>(index)]());
   }
   return {};
 }
+
+}  // namespace
+
+run_actor spawn_unplaced_node(caf::actor_system& sys, std::string node, std::string target) {
+  return sys.spawn([node, target](run_actor::pointer self) -> run_actor::behavior_type {
+    return {
+        [self, node, target](node_call&) {
+          self->quit();
+          return node_result{Error{ErrorCode::unavailable, "node '" + node + "' runs '" + target +
+                                                               "' on a cluster member, but this runtime is not a cluster node"}};
+        },
+        [self](cancel_atom) { self->quit(); },
+        [self](deadline_atom) { self->quit(); },
+        [self](fail_atom, Error&) { self->quit(); },
+    };
+  });
+}
+
+namespace {
 
 bool runs_inline(const detail::NodeImpl& node) {
   return node.kind == detail::NodeImpl::Kind::function && !node.blocking;

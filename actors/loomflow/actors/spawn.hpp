@@ -32,6 +32,7 @@ struct CompiledWorkflow {
   std::vector<std::shared_ptr<const detail::NodeImpl>> definitions;
   std::vector<std::shared_ptr<const CompiledAgent>> agents;        // for agent nodes, else null
   std::vector<std::shared_ptr<const CompiledWorkflow>> workflows;  // for sub-workflow nodes, else null
+  std::vector<std::function<run_actor()>> remotes;  // for remote nodes: spawns the visit's run actor
 };
 
 // Called once with a top-level run's result, on the actor's thread; must not block.
@@ -49,6 +50,8 @@ step_actor spawn_step_node(caf::actor_system& sys, std::shared_ptr<const detail:
                            std::shared_ptr<const CompiledWorkflow> compiled, std::int32_t index);
 model_actor spawn_model(caf::actor_system& sys, std::shared_ptr<Provider> provider);
 tool_actor spawn_function_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool);
+// A remote node on a Runtime that is not a cluster node: its visit fails saying so.
+run_actor spawn_unplaced_node(caf::actor_system& sys, std::string node, std::string target);
 // A remote tool on a Runtime that is not a cluster node: every call is a tool error saying so.
 tool_actor spawn_unserved_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool);
 tool_actor spawn_workflow_tool(caf::actor_system& sys, std::shared_ptr<const detail::ToolImpl> tool,

@@ -15,6 +15,7 @@ void register_message_types(caf::actor_system_config& cfg) {
       .add_message_type<ToolSpec>("loomflow.tool_spec")
       .add_message_type<ModelRequest>("loomflow.model_request")
       .add_message_type<ModelResponse>("loomflow.model_response")
+      .add_message_type<RunEvent>("loomflow.run_event")
       .add_message_type<run_context>("loomflow.run_context")
       .add_message_type<node_call>("loomflow.node_call")
       .add_message_type<node_result>("loomflow.node_result")

@@ -2,6 +2,7 @@
 #include "loomflow/cluster/member.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -53,6 +54,10 @@ struct Pending {
 struct HostedRun {
   caf::typed_response_promise<actors::node_result> promise;
   RunHandle handle;
+  std::shared_ptr<EventStream> stream;  // streamed: relayed to `sink`, every event before the result
+  remote_run_actor sink;
+  std::optional<actors::node_result> result;
+  bool events_done = true;
 };
 
 struct MemberActorState {
@@ -216,6 +221,26 @@ actors::node_result to_node_result(const Expected<RunResult>& r) {
   return out;
 }
 
+// A hosted run's answer goes out once it finished and — when streamed — its last event went out.
+void finish_hosted(self_ptr self, std::uint64_t id) {
+  auto it = self->state.hosting.find(id);
+  if (it == self->state.hosting.end() || !it->second.result || !it->second.events_done) return;
+  it->second.promise.deliver(std::move(*it->second.result));
+  self->state.hosting.erase(it);
+}
+
+// Sends a streamed hosted run's buffered events to its requester.
+void pump(self_ptr self, std::uint64_t id) {
+  auto it = self->state.hosting.find(id);
+  if (it == self->state.hosting.end() || !it->second.stream || it->second.events_done) return;
+  auto& run = it->second;
+  while (auto event = run.stream->try_next()) self->send(run.sink, remote_event_atom::value, std::move(*event));
+  if (run.stream->ended()) {
+    run.events_done = true;
+    finish_hosted(self, id);
+  }
+}
+
 bool hosts(const MemberInfo& info, const std::string& target) {
   return std::find(info.hosted.begin(), info.hosted.end(), target) != info.hosted.end();
 }
@@ -333,19 +358,28 @@ member_actor::behavior_type member(self_ptr self, MemberSettings settings) {
           promise.deliver(failed_result(refusal("the requester has not joined the cluster")));
           return promise;
         }
+        const bool streamed = static_cast<bool>(run.events);
         auto started = (st.settings.start_hosted && *st.settings.start_hosted)
                            ? (*st.settings.start_hosted)(run.target, std::move(run.input),
                                                          RunOptions{.user_id = run.user_id,
                                                                     .session_id = run.session_id,
-                                                                    .history = std::move(run.history)})
-                           : Expected<RunHandle>(Error{ErrorCode::unavailable, "this member hosts nothing yet"});
+                                                                    .history = std::move(run.history)},
+                                                         streamed)
+                           : Expected<HostedStart>(Error{ErrorCode::unavailable, "this member hosts nothing yet"});
         if (!started) {
           promise.deliver(failed_result(started.error()));
           return promise;
         }
         const auto id = st.next_run++;
-        st.hosting.emplace(id, HostedRun{promise, *started});
-        started->then([me = caf::actor_cast<member_actor>(self), id](const Expected<RunResult>& r) {
+        auto me = caf::actor_cast<member_actor>(self);
+        HostedRun hosted{promise, started->handle, started->stream, caf::actor_cast<remote_run_actor>(run.events),
+                         std::nullopt, !started->stream};
+        st.hosting.emplace(id, std::move(hosted));
+        if (started->stream) {
+          started->stream->on_ready([me, id] { caf::anon_send(me, pump_atom::value, id); });
+          pump(self, id);  // what was buffered before on_ready
+        }
+        started->handle.then([me, id](const Expected<RunResult>& r) {
           caf::anon_send(me, run_done_atom::value, id, to_node_result(r));
         });
         return promise;
@@ -353,9 +387,11 @@ member_actor::behavior_type member(self_ptr self, MemberSettings settings) {
       [self](run_done_atom, std::uint64_t id, actors::node_result& result) {
         auto it = self->state.hosting.find(id);
         if (it == self->state.hosting.end()) return;
-        it->second.promise.deliver(std::move(result));
-        self->state.hosting.erase(it);
+        it->second.result = std::move(result);
+        pump(self, id);
+        finish_hosted(self, id);
       },
+      [self](pump_atom, std::uint64_t id) { pump(self, id); },
       [self](remote_cancel_atom, std::string& session) {
         if (!is_trusted(self)) return;
         for (auto& [id, run] : self->state.hosting)

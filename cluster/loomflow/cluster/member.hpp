@@ -21,6 +21,7 @@
 #include "loomflow/cluster/node.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/cluster/protocol.hpp"
+#include "loomflow/event_stream.hpp"
 #include "loomflow/runtime.hpp"
 
 namespace loomflow::cluster {
@@ -38,9 +39,17 @@ struct MembershipView {
   void seed_answered(const std::string& seed, Error outcome);
 };
 
-// Starts a hosted agent or workflow on this member's Runtime (Node::start_on's other end); an error
-// when this member hosts no such target. Set once the Runtime exists, before the member listens.
-using StartHosted = std::function<Expected<RunHandle>(const std::string& target, std::string input, RunOptions options)>;
+// A hosted run started here: its handle, and its events when the requester streams it.
+struct HostedStart {
+  RunHandle handle;
+  std::shared_ptr<EventStream> stream;  // null unless streamed
+};
+
+// Starts a hosted agent or workflow on this member's Runtime (Node::start_on's other end), streamed
+// or not; an error when this member hosts no such target. Set once the Runtime exists, before the
+// member listens.
+using StartHosted =
+    std::function<Expected<HostedStart>(const std::string& target, std::string input, RunOptions options, bool streamed)>;
 
 struct MemberSettings {
   MemberInfo self;  // `address`, `call_address` (and a default `name`) arrive with listening_atom
@@ -77,6 +86,6 @@ struct RemoteRunSettings {
   std::chrono::milliseconds place_timeout{10'000};
 };
 
-actors::run_actor spawn_remote_run(caf::actor_system& system, RemoteRunSettings settings, actors::RunCompletion done);
+remote_run_actor spawn_remote_run(caf::actor_system& system, RemoteRunSettings settings, actors::RunCompletion done);
 
 }  // namespace loomflow::cluster

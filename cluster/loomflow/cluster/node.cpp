@@ -8,6 +8,7 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include "loomflow/actors/event_channel.hpp"
 #include "loomflow/actors/extension.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/type_registry.hpp"
@@ -121,6 +122,11 @@ class ClusterExtension final : public detail::RuntimeExtension {
     return caf::actor_cast<actors::tool_actor>(router_);
   }
 
+  actors::run_actor spawn_remote_node(const detail::NodeImpl& node) override {
+    return caf::actor_cast<actors::run_actor>(spawn_remote_run(
+        *system_, RemoteRunSettings{node.target, node.member, member_, config_.max_dispatch_attempts}, {}));
+  }
+
   void stopping() override {
     caf::anon_send_exit(member_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(router_, caf::exit_reason::user_shutdown);
@@ -196,13 +202,33 @@ Expected<Tool> Node::tool(const std::string& tool) const {
   return Error{ErrorCode::invalid_argument, "no member of the cluster serves tool '" + tool + "' now"};
 }
 
-RunHandle Node::start_on(const std::string& target, std::string input, RunOptions options, const std::string& member) {
-  auto& extension = *impl_->extension;
-  RemoteRunSettings settings{target, member, extension.member(), impl_->config.max_dispatch_attempts};
+namespace {
+
+RunHandle launch_remote(ClusterExtension& extension, std::uint32_t attempts, const std::string& target,
+                        std::string input, RunOptions options, const std::string& member,
+                        std::shared_ptr<actors::EventChannel> events) {
+  RemoteRunSettings settings{target, member, extension.member(), attempts};
   auto& system = extension.system();
   return extension.launcher()(
-      [&system, settings](actors::RunCompletion done) { return spawn_remote_run(system, settings, std::move(done)); },
-      target, std::move(input), std::move(options));
+      [&system, settings](actors::RunCompletion done) {
+        return caf::actor_cast<actors::run_actor>(spawn_remote_run(system, settings, std::move(done)));
+      },
+      target, std::move(input), std::move(options), std::move(events));
+}
+
+}  // namespace
+
+RunHandle Node::start_on(const std::string& target, std::string input, RunOptions options, const std::string& member) {
+  return launch_remote(*impl_->extension, impl_->config.max_dispatch_attempts, target, std::move(input),
+                       std::move(options), member, nullptr);
+}
+
+EventStream Node::stream_on(const std::string& target, std::string input, RunOptions options,
+                            StreamOptions stream_options, const std::string& member) {
+  auto events = std::make_shared<actors::EventChannel>(stream_options.buffer_events);
+  auto handle = launch_remote(*impl_->extension, impl_->config.max_dispatch_attempts, target, std::move(input),
+                              std::move(options), member, events);
+  return EventStream(events, std::make_shared<const RunHandle>(std::move(handle)), stream_options.on_abandon);
 }
 
 Expected<std::unique_ptr<Node>> Node::start(NodeConfig config) {
@@ -240,11 +266,16 @@ Expected<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   impl->runtime = std::make_unique<Runtime>(runtime_config);
   auto& system = impl->extension->system();
   *impl->extension->start_hosted() = [impl = impl.get()](const std::string& target, std::string input,
-                                                         RunOptions options) -> Expected<RunHandle> {
-    if (auto agent = impl->config.agents.find(target); agent != impl->config.agents.end())
-      return impl->runtime->start(agent->second, std::move(input), std::move(options));
+                                                         RunOptions options, bool streamed) -> Expected<HostedStart> {
+    auto run = [&](const auto& definition) -> HostedStart {
+      if (!streamed) return HostedStart{impl->runtime->start(definition, std::move(input), std::move(options)), nullptr};
+      // The member relays every event as it comes: it is the consumer, never a slow one.
+      auto stream = std::make_shared<EventStream>(impl->runtime->stream(definition, std::move(input), std::move(options)));
+      return HostedStart{stream->run(), stream};
+    };
+    if (auto agent = impl->config.agents.find(target); agent != impl->config.agents.end()) return run(agent->second);
     if (auto workflow = impl->config.workflows.find(target); workflow != impl->config.workflows.end())
-      return impl->runtime->start(workflow->second, std::move(input), std::move(options));
+      return run(workflow->second);
     return Error{ErrorCode::invalid_argument, "member '" + impl->name + "' hosts no agent or workflow '" + target + "'"};
   };
   auto member = caf::actor_cast<caf::actor>(impl->extension->member());

@@ -129,6 +129,12 @@ class Node {
   // hosts the target.
   RunHandle start_on(const std::string& target, std::string input, RunOptions options = {},
                      const std::string& member = {});
+  // start_on, reporting the run's events as Runtime::stream does: the member running it relays
+  // every event (model text, nodes, tools, with their step paths) before its result. Backpressure
+  // ends at the network: the member sends events as they come. After a fail-over the resumed
+  // run's events follow (its replayed steps marked `replayed`).
+  EventStream stream_on(const std::string& target, std::string input, RunOptions options = {},
+                        StreamOptions stream_options = {}, const std::string& member = {});
 
   struct Impl;
 

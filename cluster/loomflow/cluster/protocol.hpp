@@ -79,6 +79,7 @@ struct remote_run {
   UserId user_id;
   SessionId session_id;
   std::vector<Message> history;
+  caf::actor events;  // streamed: where the run's events go (remote_event_atom), all before the result
 };
 
 // Which member runs a remote run: the answer to place_atom.
@@ -89,6 +90,8 @@ struct placement {
 };
 
 using channel_atom = caf::atom_constant<caf::atom("lf_cchan")>;
+using remote_event_atom = caf::atom_constant<caf::atom("lf_revent")>;
+using pump_atom = caf::atom_constant<caf::atom("lf_cpump")>;
 using place_atom = caf::atom_constant<caf::atom("lf_cplace")>;
 using placed_atom = caf::atom_constant<caf::atom("lf_cplaced")>;
 using run_done_atom = caf::atom_constant<caf::atom("lf_crdone")>;
@@ -109,6 +112,7 @@ using member_actor = caf::typed_actor<caf::replies_to<cluster_hello>::with<clust
                                       // hosted runs, for other members (and this one)
                                       caf::replies_to<remote_run>::with<actors::node_result>,
                                       caf::reacts_to<run_done_atom, std::uint64_t, actors::node_result>,
+                                      caf::reacts_to<pump_atom, std::uint64_t>,
                                       caf::reacts_to<remote_cancel_atom, std::string>,
                                       // placing this member's remote runs: choose a host, and release it
                                       caf::replies_to<place_atom, std::string, std::string, std::vector<std::string>>::with<placement>,
@@ -173,13 +177,17 @@ typename Inspector::result_type inspect(Inspector& f, worker_update& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, remote_run& x) {
-  return f(caf::meta::type_name("loomflow.cluster.remote_run"), x.target, x.input, x.user_id, x.session_id, x.history);
+  return f(caf::meta::type_name("loomflow.cluster.remote_run"), x.target, x.input, x.user_id, x.session_id, x.history,
+           x.events);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement& x) {
   return f(caf::meta::type_name("loomflow.cluster.placement"), x.error, x.name, x.member);
 }
+
+// The requester's end of a remote run: a run actor that also takes the run's events.
+using remote_run_actor = actors::run_actor::extend<caf::reacts_to<remote_event_atom, RunEvent>>;
 
 // Registers every cluster message type (and the runtime's) with an actor system config.
 void register_cluster_types(caf::actor_system_config& cfg);

@@ -2,6 +2,7 @@
 // again elsewhere (same session) when that member goes down first.
 #include <caf/all.hpp>
 
+#include "loomflow/actors/event_channel.hpp"
 #include "loomflow/cluster/member.hpp"
 
 namespace loomflow::cluster {
@@ -22,7 +23,7 @@ struct RemoteRunState {
   static inline const char* name = "loomflow.cluster.remote_run";
 };
 
-using self_ptr = actors::run_actor::stateful_pointer<RemoteRunState>;
+using self_ptr = remote_run_actor::stateful_pointer<RemoteRunState>;
 
 void release(self_ptr self) {
   auto& st = self->state;
@@ -88,8 +89,13 @@ void place(self_ptr self) {
             st.host_handle = p.member;
             self->monitor(p.member);
             const auto attempt = ++st.attempts;
-            remote_run run{st.settings.target, st.call.input, st.call.ctx.user_id, st.call.ctx.session_id,
-                           st.call.history};
+            // A workflow node's visit is a run of its own on the host: its session is the step's,
+            // so the host's journal keeps it apart from the workflow's and a resumed visit finds it.
+            const SessionId session = st.call.step.empty()
+                                          ? st.call.ctx.session_id
+                                          : SessionId(st.call.ctx.session_id.str() + "/" + st.call.step);
+            remote_run run{st.settings.target, st.call.input, st.call.ctx.user_id, session, st.call.history,
+                           st.call.ctx.events ? caf::actor_cast<caf::actor>(self) : caf::actor{}};
             self->request(caf::actor_cast<member_actor>(p.member), caf::infinite, std::move(run))
                 .then(
                     [self, attempt](actors::node_result& r) {
@@ -110,30 +116,47 @@ void stop(self_ptr self, Error why) {
   end(self, std::move(why));
 }
 
-actors::run_actor::behavior_type remote_run_actor(self_ptr self, RemoteRunSettings settings, actors::RunCompletion done) {
+remote_run_actor::behavior_type remote_run_behavior(self_ptr self, RemoteRunSettings settings,
+                                                    actors::RunCompletion done) {
   self->state.settings = std::move(settings);
   self->state.done = std::move(done);
   self->set_down_handler([self](caf::down_msg& msg) {
-    if (self->state.host_handle && msg.source == self->state.host_handle.address())
+    if (self->state.host_handle && msg.source == self->state.host_handle.address()) {
       fail_over(self, "went down (" + caf::to_string(msg.reason) + ")");
+      return;
+    }
+    // A workflow node's visit: the run it belongs to ended first (cancelled, failed).
+    if (self->state.call.ctx.root && msg.source == self->state.call.ctx.root.address())
+      stop(self, Error{ErrorCode::cancelled, "'" + self->state.settings.target + "': stopped because its run ended first"});
   });
   return {
       [self](actors::node_call& call) -> caf::typed_response_promise<actors::node_result> {
         self->state.promise = self->make_response_promise<actors::node_result>();
         self->state.call = std::move(call);
+        if (self->state.call.ctx.root) self->monitor(self->state.call.ctx.root);
         place(self);
         return self->state.promise;
       },
       [self](actors::cancel_atom) { stop(self, Error{ErrorCode::cancelled, "the run was cancelled"}); },
       [self](actors::deadline_atom) { stop(self, Error{ErrorCode::deadline_exceeded, "the run exceeded its timeout"}); },
       [self](actors::fail_atom, Error& error) { stop(self, std::move(error)); },
+      [self](remote_event_atom, RunEvent& event) {
+        auto& st = self->state;
+        if (!st.call.ctx.events || st.finished) return;
+        // The run's own start, end and error are reported here, from its result.
+        if (event.kind == EventKind::run_started || event.kind == EventKind::run_finished ||
+            event.kind == EventKind::error)
+          return;
+        if (!st.call.step.empty() && !event.path.empty()) event.path = st.call.step + "/" + event.path;
+        st.call.ctx.events->push(std::move(event));
+      },
   };
 }
 
 }  // namespace
 
-actors::run_actor spawn_remote_run(caf::actor_system& system, RemoteRunSettings settings, actors::RunCompletion done) {
-  return system.spawn(remote_run_actor, std::move(settings), std::move(done));
+remote_run_actor spawn_remote_run(caf::actor_system& system, RemoteRunSettings settings, actors::RunCompletion done) {
+  return system.spawn(remote_run_behavior, std::move(settings), std::move(done));
 }
 
 }  // namespace loomflow::cluster

@@ -40,9 +40,11 @@ struct AgentImpl {
 };
 
 struct NodeImpl {
-  enum class Kind { function, agent, workflow };
+  enum class Kind { function, agent, workflow, remote };  // remote: hosted by a cluster member
   Kind kind = Kind::function;
   std::string name;
+  std::string target;  // Kind::remote: the hosted agent or workflow
+  std::string member;  // Kind::remote: where it runs; empty: any member hosting it
   NodeFn fn;                                     // Kind::function
   bool blocking = false;                         // Kind::function
   std::shared_ptr<const AgentImpl> agent;        // Kind::agent

@@ -72,9 +72,10 @@ struct AgentSpec {
 };
 
 struct NodeSpec {
-  enum class Kind { agent, workflow, function };  // classifier and template nodes are functions
+  enum class Kind { agent, workflow, function, remote };  // classifier and template nodes are functions
   Kind kind = Kind::function;
   std::string name, path;
+  std::string target, member;  // remote: what runs, and where (empty: any member hosting it)
   std::string ref, ref_path;  // agent and workflow nodes: the name referred to, and where
   NodeFn fn;                  // function nodes
 };
