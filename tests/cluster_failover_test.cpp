@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
+#include "cluster_test_support.hpp"
 #include "journal_backends.hpp"
 #include "loomflow/cluster/node.hpp"
 #include "loomflow/providers/builtin.hpp"
@@ -67,15 +68,11 @@ class ClusterFailover : public ::testing::Test {
     std::ofstream(secret_file_) << kSecret;
     ::chmod(secret_file_.c_str(), 0600);
     log_ = dir_.path() / "calls.log";
-    cluster::NodeConfig config;
-    config.name = "node";
-    config.access.secret = kSecret;
+    auto config = loomflow::testing::member_config("node", {}, kSecret);
     config.heartbeat_interval = 50ms;
     config.failure_timeout = 400ms;
-    config.runtime.worker_threads = 2;
-    auto node = cluster::Node::start(std::move(config));
-    ASSERT_TRUE(node) << node.error().message;
-    node_ = std::move(*node);
+    node_ = loomflow::testing::start_member(std::move(config));
+    ASSERT_TRUE(node_);
     for (const std::string name : {"w1", "w2"}) {
       const auto workdir = dir_.path() / name;
       std::filesystem::create_directories(workdir);
@@ -89,15 +86,7 @@ class ClusterFailover : public ::testing::Test {
     ASSERT_TRUE(sees("w1", MemberState::up) && sees("w2", MemberState::up));
   }
 
-  bool sees(const std::string& name, MemberState state) {
-    return node_->wait_until(
-        [&](const std::vector<MemberStatus>& members) {
-          for (const auto& m : members)
-            if (m.info.name == name && m.state == state) return true;
-          return false;
-        },
-        kWait);
-  }
+  bool sees(const std::string& name, MemberState state) { return loomflow::testing::sees(*node_, name, state); }
 
   // An agent whose one tool call runs `command` in bash on some worker, then answers "done".
   RunHandle start_run(const std::string& command) {

@@ -18,6 +18,7 @@
 #include "loomflow/cluster/node.hpp"
 #include "loomflow/providers/builtin.hpp"
 #include "loomflow/runtime.hpp"
+#include "cluster_test_support.hpp"
 
 namespace {
 
@@ -30,34 +31,17 @@ using loomflow::cluster::NodeConfig;
 using loomflow::cluster::query_members;
 using namespace std::chrono_literals;
 
-constexpr auto kWait = 20s;  // safety limit only
-const std::string kSecret = "0123456789abcdef0123456789abcdef";
+using loomflow::testing::kClusterSecret;
+using loomflow::testing::kClusterWait;
+using loomflow::testing::sees;
+using loomflow::testing::start_member;
+constexpr auto kWait = kClusterWait;
 
-NodeConfig node_config(std::string name, std::vector<std::string> seeds = {}, std::string secret = kSecret) {
-  NodeConfig config;
-  config.name = std::move(name);
-  config.seeds = std::move(seeds);
-  config.access.secret = std::move(secret);
-  config.runtime.worker_threads = 2;
-  config.join_timeout = 5s;
-  return config;
+NodeConfig node_config(std::string name, std::vector<std::string> seeds = {}, std::string secret = kClusterSecret) {
+  return loomflow::testing::member_config(std::move(name), std::move(seeds), std::move(secret));
 }
 
-std::unique_ptr<cluster::Node> start(NodeConfig config) {
-  auto node = cluster::Node::start(std::move(config));
-  EXPECT_TRUE(node) << node.error().message;
-  return node ? std::move(*node) : nullptr;
-}
-
-bool sees(const cluster::Node& node, const std::string& name, MemberState state) {
-  return node.wait_until(
-      [&](const std::vector<MemberStatus>& members) {
-        for (const auto& m : members)
-          if (m.info.name == name && m.state == state) return true;
-        return false;
-      },
-      kWait);
-}
+std::unique_ptr<cluster::Node> start(NodeConfig config) { return start_member(std::move(config)); }
 
 // A gate the test opens: tools block on it so calls are "in flight" for as long as the test wants.
 class Gate {
@@ -191,7 +175,7 @@ TEST(ClusterNode, QueryMembersListsTheClusterWithoutJoiningIt) {
   ASSERT_TRUE(a);
   auto b = start(node_config("b", {a->address()}));
   ASSERT_TRUE(b && sees(*a, "b", MemberState::up));
-  auto members = query_members(a->address(), ClusterAccess{.secret = kSecret});
+  auto members = query_members(a->address(), ClusterAccess{.secret = kClusterSecret});
   ASSERT_TRUE(members) << members.error().message;
   std::set<std::string> names;
   for (const auto& m : *members) names.insert(m.info.name);

@@ -463,3 +463,35 @@ TEST_F(ClusterProcesses, ANodeStoppedWithSigtermExitsZeroAndIsReportedDown) {
 }
 
 }  // namespace
+
+// `node --spec` hosts a spec; `cluster run` (another process, joining through a third member) runs
+// its workflow and one of its agents there and prints the answers.
+TEST_F(ClusterProcesses, ANodeHostingASpecAnswersClusterRunFromAnotherProcess) {
+  auto a = node("host-a");
+  ASSERT_STARTED(a);
+  const std::string spec = std::string(LOOMFLOW_SOURCE_DIR) + "/tools_cli/examples/support.json";
+  auto b = node("host-b", {a.address}, {"--spec", spec});
+  ASSERT_STARTED(b);
+  ASSERT_NE(b.process.out().find("\"hosted\":[\"support/billing\""), std::string::npos) << b.process.out();
+  std::vector<std::string> args = {"cluster", "run", "support", "My card was charged twice.", "--join", a.address,
+                                   "--user", "alice", "--json"};
+  args.insert(args.end(), secret_access_.begin(), secret_access_.end());
+  const auto workflow = run_cli(args);
+  ASSERT_EQ(workflow.exit.code, 0) << workflow.err;
+  const auto answer = json::parse(workflow.out);
+  EXPECT_EQ(answer["visited"], json::array({"classify", "route_billing"}));
+  EXPECT_EQ(answer["user_id"], "alice");
+  EXPECT_NE(answer["output"].get<std::string>().find("double charge"), std::string::npos) << workflow.out;
+
+  args = {"cluster", "run", "support/tech", "My router is down.", "--join", a.address, "--on", "host-b"};
+  args.insert(args.end(), secret_access_.begin(), secret_access_.end());
+  const auto agent = run_cli(args);
+  ASSERT_EQ(agent.exit.code, 0) << agent.err;
+  EXPECT_EQ(agent.out, "My router is down.\n");  // the tech agent's model is echo
+
+  args = {"cluster", "run", "nowhere", "x", "--join", a.address, "--join-timeout-ms", "200"};
+  args.insert(args.end(), secret_access_.begin(), secret_access_.end());
+  const auto missing = run_cli(args);
+  EXPECT_EQ(missing.exit.code, 1);
+  EXPECT_NE(missing.err.find("no member that is up hosts 'nowhere'"), std::string::npos) << missing.err;
+}

@@ -20,6 +20,7 @@
 #include <functional>
 #include <random>
 
+#include "cluster_test_support.hpp"
 #include "journal_backends.hpp"
 #include "loomflow/cluster/node.hpp"
 #include "loomflow/journal.hpp"
@@ -36,32 +37,36 @@ using loomflow::cluster::MemberStatus;
 using loomflow::cluster::NodeConfig;
 using namespace std::chrono_literals;
 
-constexpr auto kWait = 20s;  // safety limit only
-const std::string kSecret = "remote-run-secret-0123456789abcd";
+using loomflow::testing::kClusterWait;
+constexpr auto kWait = kClusterWait;
 
 NodeConfig member(std::string name, std::vector<std::string> seeds = {}) {
-  NodeConfig config;
-  config.name = std::move(name);
-  config.seeds = std::move(seeds);
-  config.access.secret = kSecret;
-  config.runtime.worker_threads = 2;
-  return config;
+  return loomflow::testing::member_config(std::move(name), std::move(seeds));
 }
 
-std::unique_ptr<cluster::Node> start(NodeConfig config) {
-  auto node = cluster::Node::start(std::move(config));
-  EXPECT_TRUE(node) << node.error().message;
-  return node ? std::move(*node) : nullptr;
-}
+std::unique_ptr<cluster::Node> start(NodeConfig config) { return loomflow::testing::start_member(std::move(config)); }
 
 bool sees_up(const cluster::Node& node, const std::string& name) {
-  return node.wait_until(
-      [&](const std::vector<MemberStatus>& members) {
-        for (const auto& m : members)
-          if (m.info.name == name && m.state == MemberState::up) return true;
-        return false;
-      },
-      kWait);
+  return loomflow::testing::sees(node, name, MemberState::up);
+}
+
+// A requester and members "b" and "c" joined through it, each configured by `setup` first.
+struct ThreeMembers {
+  std::unique_ptr<cluster::Node> requester, b, c;
+  bool up() const { return requester && b && c && sees_up(*requester, "b") && sees_up(*requester, "c"); }
+};
+
+template <class Setup>
+ThreeMembers three_members(Setup setup) {
+  ThreeMembers m;
+  m.requester = start(member("requester"));
+  if (!m.requester) return m;
+  auto b_config = member("b", {m.requester->address()});
+  auto c_config = member("c", {m.requester->address()});
+  setup(b_config, c_config);
+  m.b = start(std::move(b_config));
+  m.c = start(std::move(c_config));
+  return m;
 }
 
 Tool tools_builtin_word_count() { return loomflow::tools::builtin_tools().at("word_count"); }
@@ -148,36 +153,28 @@ TEST(ClusterRemoteRun, AnAgentHostedByAnotherMemberRunsThereAndItsResultComesBac
 }
 
 TEST(ClusterRemoteRun, ARunGoesToTheMemberNamedForIt) {
-  auto requester = start(member("requester"));
-  ASSERT_TRUE(requester);
-  auto b_config = member("b", {requester->address()});
-  b_config.agents.emplace("greeter", answering("greeter", "from b"));
-  auto c_config = member("c", {requester->address()});
-  c_config.agents.emplace("greeter", answering("greeter", "from c"));
-  auto b = start(std::move(b_config));
-  auto c = start(std::move(c_config));
-  ASSERT_TRUE(b && c && sees_up(*requester, "b") && sees_up(*requester, "c"));
+  auto cluster = three_members([](NodeConfig& b, NodeConfig& c) {
+    b.agents.emplace("greeter", answering("greeter", "from b"));
+    c.agents.emplace("greeter", answering("greeter", "from c"));
+  });
+  ASSERT_TRUE(cluster.up());
   for (int i = 0; i < 3; ++i) {
-    auto result = requester->start_on("greeter", "hi", {}, "c").wait();
+    auto result = cluster.requester->start_on("greeter", "hi", {}, "c").wait();
     ASSERT_TRUE(result) << result.error().message;
     EXPECT_EQ(result->output, "from c");
   }
 }
 
 TEST(ClusterRemoteRun, RunsWithoutAChosenMemberSpreadOverTheMembersHostingTheTarget) {
-  auto requester = start(member("requester"));
-  ASSERT_TRUE(requester);
   auto log = std::make_shared<Log>();
   auto gate = std::make_shared<Gate>();
-  auto b_config = member("b", {requester->address()});
-  b_config.workflows.emplace("pipeline", pipeline("b", log, gate));
-  auto c_config = member("c", {requester->address()});
-  c_config.workflows.emplace("pipeline", pipeline("c", log, gate));
-  auto b = start(std::move(b_config));
-  auto c = start(std::move(c_config));
-  ASSERT_TRUE(b && c && sees_up(*requester, "b") && sees_up(*requester, "c"));
-  auto first = requester->start_on("pipeline", "order 1");
-  auto second = requester->start_on("pipeline", "order 2");
+  auto cluster = three_members([&](NodeConfig& b, NodeConfig& c) {
+    b.workflows.emplace("pipeline", pipeline("b", log, gate));
+    c.workflows.emplace("pipeline", pipeline("c", log, gate));
+  });
+  ASSERT_TRUE(cluster.up());
+  auto first = cluster.requester->start_on("pipeline", "order 1");
+  auto second = cluster.requester->start_on("pipeline", "order 2");
   ASSERT_TRUE(gate->wait_waiting(2));  // both are in flight, one on each member
   gate->release();
   auto r1 = first.wait();
@@ -270,15 +267,12 @@ TEST(ClusterRemoteRun, ARunWhoseMemberLeavesResumesOnAnotherFromPostgres) {
 }
 
 TEST(ClusterRemoteRun, AWorkflowRunsItsNodesOnTheMembersHostingThem) {
-  auto coordinator = start(member("coordinator"));
-  ASSERT_TRUE(coordinator);
-  auto b_config = member("b", {coordinator->address()});
-  b_config.agents.emplace("fetcher", answering("fetcher", "order 42: two charges of 30 EUR"));
-  auto c_config = member("c", {coordinator->address()});
-  c_config.agents.emplace("summarizer", answering("summarizer", "duplicate charge: refund 30 EUR"));
-  auto b = start(std::move(b_config));
-  auto c = start(std::move(c_config));
-  ASSERT_TRUE(b && c && sees_up(*coordinator, "b") && sees_up(*coordinator, "c"));
+  auto cluster = three_members([](NodeConfig& b, NodeConfig& c) {
+    b.agents.emplace("fetcher", answering("fetcher", "order 42: two charges of 30 EUR"));
+    c.agents.emplace("summarizer", answering("summarizer", "duplicate charge: refund 30 EUR"));
+  });
+  ASSERT_TRUE(cluster.up());
+  auto& coordinator = cluster.requester;
   auto finish = loomflow::Node::function("finish", [](std::string_view in) { return "Done: " + std::string(in); });
   auto workflow = Workflow::chain("distributed", {loomflow::Node::remote("fetch", "fetcher", "b"),
                                                   loomflow::Node::remote("summarize", "summarizer"), finish})

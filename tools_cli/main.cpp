@@ -127,7 +127,10 @@ int main(int argc, char** argv) {
   auto* cluster_cmd = app.add_subcommand("cluster", "Ask a running cluster");
   auto* status_cmd = cluster_cmd->add_subcommand("status", "Print the members as one member sees them");
   cluster_cmd->require_subcommand(1);
-  for (auto [cmd, args] : {std::pair{node_cmd, &node}, std::pair{worker_cmd, &worker}, std::pair{status_cmd, &status}}) {
+  ClusterArgs crun;
+  auto* run_on_cmd = cluster_cmd->add_subcommand("run", "Run a hosted workflow or agent on a member and print its answer");
+  for (auto [cmd, args] : {std::pair{node_cmd, &node}, std::pair{worker_cmd, &worker}, std::pair{status_cmd, &status},
+                           std::pair{run_on_cmd, &crun}}) {
     cmd->add_option("--join", args->join, cmd == status_cmd ? "HOST:PORT of a member to ask (repeatable: tried in order)"
                                                              : "HOST:PORT of a seed member (repeatable)");
     cmd->add_option("--secret-file", args->secret_file, "A file holding the cluster secret (>= 16 bytes)");
@@ -136,7 +139,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--tls-ca", args->tls_ca, "PEM CA file that peers' certificates must chain to");
     cmd->add_flag("--insecure", args->insecure, "Neither secret nor TLS (trusted test networks only)");
     cmd->add_option("--join-timeout-ms", args->join_timeout_ms, "How long to try to reach a seed (default 10000)");
-    if (cmd == status_cmd) continue;
+    if (cmd == status_cmd || cmd == run_on_cmd) continue;
     cmd->add_option("--listen", args->listen, std::string("HOST:PORT to listen on (default ") + args->listen + "; port 0 = any)");
     cmd->add_option("--name", args->name, "Unique member name (default: the listen address)");
     cmd->add_option("--heartbeat-ms", args->heartbeat_ms, "Heartbeat interval (default 100)");
@@ -150,20 +153,11 @@ int main(int argc, char** argv) {
   node_cmd->add_option("--spec", node.specs, "Host a spec's workflow (by its name) and agents (<spec>/<agent>) for others (file or dir; repeatable)");
   node_cmd->add_option("--remote-tools", node.remote_tools, "Tools served by the cluster's workers that hosted agents call (comma-separated)");
   node_cmd->add_option("--journal", node.journal, "Journal URI of hosted runs (share one postgres://... so another node can resume them)");
-  ClusterArgs crun;
-  auto* run_on_cmd = cluster_cmd->add_subcommand("run", "Run a hosted workflow or agent on a member and print its answer");
   run_on_cmd->add_option("target", crun.target, "A hosted workflow (spec name) or agent (<spec>/<agent>)")->required();
   run_on_cmd->add_option("input", crun.input, "The input")->required();
-  run_on_cmd->add_option("--join", crun.join, "HOST:PORT of a member to join through (repeatable)")->required();
   run_on_cmd->add_option("--on", crun.on, "The member to run it on (default: the least loaded host)");
   run_on_cmd->add_option("--session", crun.session, "Session id (default: a fresh one)");
   run_on_cmd->add_option("--user", crun.user, "User id (default anonymous)");
-  run_on_cmd->add_option("--secret-file", crun.secret_file, "A file holding the cluster secret");
-  run_on_cmd->add_option("--tls-cert", crun.tls_cert, "PEM certificate (mutual TLS)");
-  run_on_cmd->add_option("--tls-key", crun.tls_key, "PEM private key of --tls-cert");
-  run_on_cmd->add_option("--tls-ca", crun.tls_ca, "PEM CA file");
-  run_on_cmd->add_flag("--insecure", crun.insecure, "Neither secret nor TLS (trusted test networks only)");
-  run_on_cmd->add_option("--join-timeout-ms", crun.join_timeout_ms, "How long to try to reach a member (default 10000)");
   run_on_cmd->add_flag("--json", crun.json, "Print JSON");
 
   try {
