@@ -189,6 +189,7 @@ int run_member(const char* command, const ClusterArgs& args, cluster::MemberRole
   config.join_timeout = std::chrono::milliseconds(args.join_timeout_ms);
   config.capacity = args.capacity;
   config.runtime.worker_threads = args.threads;
+  config.idle_polls = args.idle_polls;
   if (role == cluster::MemberRole::worker) {
     auto tools = worker_tools(args);
     if (!tools) return fail(tools.error());

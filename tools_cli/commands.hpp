@@ -108,6 +108,7 @@ struct ClusterArgs {
   std::string workdir;             // worker: the working root of bash and the fs_* tools
   std::uint32_t capacity = 16;     // worker: calls served at once
   std::size_t threads = 0;
+  std::size_t idle_polls = 50000;  // NodeConfig::idle_polls
   bool json = false;               // status, run
   // node: specs whose workflows (by spec name) and agents ("<spec>/<agent>") it hosts for others,
   // the tools the cluster's workers serve that those agents may call, and the journal of its runs.

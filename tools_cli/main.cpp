@@ -145,6 +145,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--heartbeat-ms", args->heartbeat_ms, "Heartbeat interval (default 100)");
     cmd->add_option("--failure-timeout-ms", args->failure_timeout_ms, "Silence after which a member is unreachable (default 1000)");
     cmd->add_option("--threads", args->threads, "Scheduler threads (default: one per core)");
+    cmd->add_option("--idle-polls", args->idle_polls, "Polls of an idle scheduler thread before it parks (default 50000; 0: CAF's 100)");
   }
   worker_cmd->add_option("--tools", worker.tools, "Tools to serve: word_count, add, wait; with --workdir bash and fs_* (comma-separated)")->required();
   worker_cmd->add_option("--workdir", worker.workdir, "Working root of the bash and fs_* tools");

@@ -71,11 +71,13 @@ class Workers {
   std::vector<pid_t> pids_;
 };
 
-Expected<std::unique_ptr<cluster::Node>> bench_node(const BenchArgs& args) {
+// C1 runs one scheduler thread per process by default (--threads overrides it): on 2 cores, two
+// processes' worth of polling threads would compete for them.
+Expected<std::unique_ptr<cluster::Node>> bench_node(const BenchArgs& args, std::size_t default_threads) {
   cluster::NodeConfig config;
   config.name = "bench";
   config.access.secret = kSecret;
-  config.runtime.worker_threads = args.threads;
+  config.runtime.worker_threads = args.threads != 0 ? args.threads : default_threads;
   return cluster::Node::start(std::move(config));
 }
 
@@ -148,7 +150,7 @@ Driven drive(cluster::Node& node, const std::string& tool, const std::string& ar
 }  // namespace
 
 Json run_c1(const BenchArgs& args) {
-  auto node = bench_node(args);
+  auto node = bench_node(args, 1);
   if (!node) return error_line("C1", node.error().message);
   Workers workers((*node)->address(), "add", 1, 16, "c1-w");
   if (!wait_workers(**node, "c1-w", 1)) return error_line("C1", "the worker did not join within 30 s");
@@ -171,7 +173,7 @@ Json run_c1(const BenchArgs& args) {
 }
 
 Json run_c2(const BenchArgs& args) {
-  auto node = bench_node(args);
+  auto node = bench_node(args, 0);
   if (!node) return error_line("C2", node.error().message);
   constexpr std::uint32_t kCapacity = 8;
   constexpr std::size_t kInFlight = 64, kRoundsPerSlot = 15;
