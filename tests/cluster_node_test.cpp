@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,8 @@
 #include "loomflow/providers/builtin.hpp"
 #include "loomflow/runtime.hpp"
 #include "cluster_test_support.hpp"
+#include "loomflow/actors/type_registry.hpp"
+#include "loomflow/cluster/protocol.hpp"
 
 namespace {
 
@@ -322,4 +326,39 @@ TEST(ClusterNode, ASupervisorOnOneNodeDelegatesToAgentsServedByTwoOthers) {
   for (const auto& step : result->trace) nested = nested || step.step_name == "supervisor/turn-1/tool-0/billing#1/turn-1/model";
   EXPECT_TRUE(nested) << "no nested step of the billing agent in the trace";
   EXPECT_EQ(result->usage.model_calls, 4u);
+}
+
+// A process that connects to a member's port without the join handshake (CAF's plain remote_actor)
+// can reach its member actor, but every tool call and run it asks for is refused.
+TEST(ClusterNode, APeerThatSkippedTheHandshakeIsRefusedToolCallsAndRuns) {
+  auto config = node_config("worker");
+  config.role = MemberRole::worker;
+  auto calls = std::make_shared<Calls>();
+  config.tools = {lookup_tool("worker", calls, nullptr)};
+  config.agents.emplace("greeter", Agent::create({.name = "greeter", .model = providers::echo()}).value());
+  auto worker = start(std::move(config));
+  ASSERT_TRUE(worker);
+  auto port = cluster::parse_address(worker->address(), "address").value().second;
+
+  caf::actor_system_config cfg;
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  cfg.load<caf::io::middleman>();
+  cluster::register_cluster_types(cfg);
+  actors::register_message_types(cfg);
+  caf::actor_system system(cfg);
+  auto gate = system.middleman().remote_actor<caf::actor>("127.0.0.1", port);  // untyped: no interface check
+  ASSERT_TRUE(gate) << system.render(gate.error());
+  caf::scoped_actor self(system);
+  actors::tool_invocation inv;
+  inv.ctx.session_id = SessionId{"s-intruder"};
+  inv.step = "x/turn-1/tool-0";
+  inv.call = ToolCall{"c1", "lookup", R"({"order":1})"};
+  self->request(*gate, kWait, inv)
+      .receive([](actors::tool_result& r) { EXPECT_EQ(r.content, "error: refused: the caller has not joined the cluster"); },
+               [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+  cluster::remote_run run{"greeter", "hi", UserId{"mallory"}, SessionId{"s-intruder"}, {}, {}};
+  self->request(*gate, kWait, run)
+      .receive([](actors::node_result& r) { EXPECT_EQ(r.error.code, ErrorCode::permission_denied); },
+               [](caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+  EXPECT_TRUE(calls->all().empty());  // the tool never ran
 }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <random>
 #include <set>
 #include <unordered_map>
 
@@ -71,6 +72,7 @@ struct MemberActorState {
   std::set<std::string> connecting;   // addresses with a handshake in flight
   std::map<std::string, clock::time_point> next_attempt;  // seeds: when to try again
   bool listening = false;
+  std::uint64_t token = 0;  // proves run_done/pump messages come from this process
   static inline const char* name = "loomflow.cluster.member";
 };
 
@@ -94,6 +96,12 @@ std::vector<MemberStatus> snapshot(self_ptr self) {
 }
 
 void publish(self_ptr self) { self->state.settings.view->publish(snapshot(self)); }
+
+// A message an actor of this process sent (not anonymous, not from the network).
+bool is_local(self_ptr self) {
+  const auto& sender = self->current_sender();
+  return sender && sender->node() == self->node();
+}
 
 bool is_trusted(self_ptr self) {
   const auto& sender = self->current_sender();
@@ -279,6 +287,7 @@ placement place(self_ptr self, const std::string& target, const std::string& pre
 
 member_actor::behavior_type member(self_ptr self, MemberSettings settings) {
   self->state.settings = std::move(settings);
+  self->state.token = std::random_device{}() * 0x100000000ull + std::random_device{}();
   // Stopping (the Node's Runtime ends): tell the others, so they need not wait for the failure detector.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     const cluster_leave leave{self->state.settings.self.name, self->state.settings.self.incarnation};
@@ -293,14 +302,16 @@ member_actor::behavior_type member(self_ptr self, MemberSettings settings) {
   return {
       [self](listening_atom, std::string& address, std::string& call_address) {
         auto& st = self->state;
+        if (st.listening) return;  // once, from Node::start
         st.settings.self.address = address;
         st.settings.self.call_address = call_address;
         if (st.settings.self.name.empty()) st.settings.self.name = address;
         st.listening = true;
         tick(self);
       },
-      [self](tick_atom) { tick(self); },
-      [self](connect_atom, std::string& address) { connect(self, address); },
+      [self](tick_atom) {
+        if (self->current_sender().get() == self->ctrl()) tick(self);  // its own timer only
+      },
       [self](cluster_hello& hello) -> cluster_challenge {
         auto& st = self->state;
         const auto& sender = self->current_sender();
@@ -372,26 +383,30 @@ member_actor::behavior_type member(self_ptr self, MemberSettings settings) {
         }
         const auto id = st.next_run++;
         auto me = caf::actor_cast<member_actor>(self);
+        const auto token = st.token;
         HostedRun hosted{promise, started->handle, started->stream, caf::actor_cast<remote_run_actor>(run.events),
                          std::nullopt, !started->stream};
         st.hosting.emplace(id, std::move(hosted));
         if (started->stream) {
-          started->stream->on_ready([me, id] { caf::anon_send(me, pump_atom::value, id); });
+          started->stream->on_ready([me, id, token] { caf::anon_send(me, pump_atom::value, id, token); });
           pump(self, id);  // what was buffered before on_ready
         }
-        started->handle.then([me, id](const Expected<RunResult>& r) {
-          caf::anon_send(me, run_done_atom::value, id, to_node_result(r));
+        started->handle.then([me, id, token](const Expected<RunResult>& r) {
+          caf::anon_send(me, run_done_atom::value, id, token, to_node_result(r));
         });
         return promise;
       },
-      [self](run_done_atom, std::uint64_t id, actors::node_result& result) {
+      [self](run_done_atom, std::uint64_t id, std::uint64_t token, actors::node_result& result) {
+        if (token != self->state.token) return;
         auto it = self->state.hosting.find(id);
         if (it == self->state.hosting.end()) return;
         it->second.result = std::move(result);
         pump(self, id);
         finish_hosted(self, id);
       },
-      [self](pump_atom, std::uint64_t id) { pump(self, id); },
+      [self](pump_atom, std::uint64_t id, std::uint64_t token) {
+        if (token == self->state.token) pump(self, id);
+      },
       [self](remote_cancel_atom, std::string& session) {
         if (!is_trusted(self)) return;
         for (auto& [id, run] : self->state.hosting)
@@ -399,11 +414,11 @@ member_actor::behavior_type member(self_ptr self, MemberSettings settings) {
       },
       [self](place_atom, std::string& target, std::string& preferred,
              std::vector<std::string>& excluded) -> placement {
-        const auto& sender = self->current_sender();
-        if (sender && sender->node() != self->node()) return placement{refusal("placement is local"), {}, {}};
+        if (!is_local(self)) return placement{refusal("placement is local"), {}, {}};
         return place(self, target, preferred, excluded);
       },
       [self](placed_atom, std::string& name) {
+        if (!is_local(self)) return;
         auto it = self->state.placed.find(name);
         if (it != self->state.placed.end() && it->second > 0) --it->second;
       },

@@ -97,22 +97,26 @@ using placed_atom = caf::atom_constant<caf::atom("lf_cplaced")>;
 using run_done_atom = caf::atom_constant<caf::atom("lf_crdone")>;
 using remote_cancel_atom = caf::atom_constant<caf::atom("lf_rcancel")>;
 using tick_atom = caf::atom_constant<caf::atom("lf_ctick")>;
-using connect_atom = caf::atom_constant<caf::atom("lf_cconn")>;
 using listening_atom = caf::atom_constant<caf::atom("lf_clisten")>;
 using unserved_atom = caf::atom_constant<caf::atom("lf_cunsrv")>;
 
 // The actor each member publishes on its listen port: gate, membership, failure detector and —
-// on workers — the entry of remote tool calls.
+// on workers — the entry of remote tool calls. Handlers for other members check that the sender's
+// node completed a handshake; handlers for this process only check that the sender is local (or,
+// for messages sent anonymously from runtime threads, a per-process token), since anonymous
+// messages from the network have no sender either.
 using member_actor = caf::typed_actor<caf::replies_to<cluster_hello>::with<cluster_challenge>,
                                       caf::replies_to<cluster_join>::with<cluster_welcome>,
                                       caf::reacts_to<cluster_heartbeat>, caf::reacts_to<cluster_leave>,
                                       caf::replies_to<actors::tool_invocation>::with<actors::tool_result>,
-                                      caf::reacts_to<tick_atom>, caf::reacts_to<connect_atom, std::string>,
+                                      caf::reacts_to<tick_atom>,
                                       caf::reacts_to<listening_atom, std::string, std::string>,
                                       // hosted runs, for other members (and this one)
                                       caf::replies_to<remote_run>::with<actors::node_result>,
-                                      caf::reacts_to<run_done_atom, std::uint64_t, actors::node_result>,
-                                      caf::reacts_to<pump_atom, std::uint64_t>,
+                                      // (run id, this process's token): local messages that anyone
+                                      // on the network could otherwise forge anonymously
+                                      caf::reacts_to<run_done_atom, std::uint64_t, std::uint64_t, actors::node_result>,
+                                      caf::reacts_to<pump_atom, std::uint64_t, std::uint64_t>,
                                       caf::reacts_to<remote_cancel_atom, std::string>,
                                       // placing this member's remote runs: choose a host, and release it
                                       caf::replies_to<place_atom, std::string, std::string, std::vector<std::string>>::with<placement>,

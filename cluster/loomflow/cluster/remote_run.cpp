@@ -142,7 +142,11 @@ remote_run_actor::behavior_type remote_run_behavior(self_ptr self, RemoteRunSett
       [self](actors::fail_atom, Error& error) { stop(self, std::move(error)); },
       [self](remote_event_atom, RunEvent& event) {
         auto& st = self->state;
-        if (!st.call.ctx.events || st.finished) return;
+        // Only the member running it now speaks for the run.
+        const auto& sender = self->current_sender();
+        if (!st.call.ctx.events || st.finished || !sender || !st.host_handle ||
+            sender->address() != st.host_handle.address())
+          return;
         // The run's own start, end and error are reported here, from its result.
         if (event.kind == EventKind::run_started || event.kind == EventKind::run_finished ||
             event.kind == EventKind::error)

@@ -170,6 +170,13 @@ void connect_channel(self_ptr self, Worker& w) {
   });
 }
 
+// The router's handle reaches workers (as the sender of its calls): it takes messages from this
+// process only — never tool calls or worker news from the network.
+bool is_local(self_ptr self) {
+  const auto& sender = self->current_sender();
+  return sender && sender->node() == self->node();
+}
+
 router_actor::behavior_type router(self_ptr self, RouterSettings settings) {
   self->state.settings = settings;
   // Stopping: close the call channels too (their actors would keep the system up).
@@ -186,7 +193,12 @@ router_actor::behavior_type router(self_ptr self, RouterSettings settings) {
   return {
       [self](actors::tool_invocation& inv) -> caf::typed_response_promise<actors::tool_result> {
         auto& st = self->state;
+        const bool local = is_local(self);  // before the promise takes the sender over
         auto promise = self->make_response_promise<actors::tool_result>();
+        if (!local) {
+          promise.deliver(tool_error("refused: tool calls come from this node's own runs"));
+          return promise;
+        }
         // Workers need names and data only: the run's local actors stay here.
         inv.ctx.root = nullptr;
         inv.ctx.journal = nullptr;
@@ -198,6 +210,7 @@ router_actor::behavior_type router(self_ptr self, RouterSettings settings) {
         return promise;
       },
       [self](worker_update& update) {
+        if (!is_local(self)) return;
         auto& st = self->state;
         auto& w = st.workers[update.info.name];
         const bool restarted = w.info.incarnation != 0 && w.info.incarnation != update.info.incarnation;
@@ -224,6 +237,7 @@ router_actor::behavior_type router(self_ptr self, RouterSettings settings) {
         if (w.usable) pump(self, w);
       },
       [self](channel_atom, std::string& name, std::uint64_t incarnation, caf::actor& channel, std::string& error) {
+        if (!is_local(self)) return;
         auto it = self->state.workers.find(name);
         const bool current = it != self->state.workers.end() && it->second.info.incarnation == incarnation;
         if (current) it->second.connecting = false;
@@ -236,6 +250,7 @@ router_actor::behavior_type router(self_ptr self, RouterSettings settings) {
         self->monitor(channel);
       },
       [self](unserved_atom, std::uint64_t id) {
+        if (!is_local(self)) return;
         auto& st = self->state;
         auto it = st.calls.find(id);
         if (it == st.calls.end() || !it->second.worker.empty()) return;
