@@ -67,9 +67,9 @@ int main(int argc, char** argv) {
   ask_cmd->add_option("--prices", ask.prices, "A JSON price table (USD per million tokens) over the defaults");
 
   BenchArgs bench;
-  auto* bench_cmd = app.add_subcommand("bench", "Run the benchmark workloads W1-W6, P1 and T1-T4 (one JSON line each)");
+  auto* bench_cmd = app.add_subcommand("bench", "Run the benchmark workloads W1-W6, P1, T1-T4, S1-S3 and C1-C2 (one JSON line each)");
   bench_cmd->add_option("--workload,-w", bench.workload,
-                        "Only these workloads, comma-separated (W1, W1-200nodes, W2, W3, W4, W5, W6, P1, T1, T2, T3, T4)");
+                        "Only these workloads, comma-separated (W1, W1-200nodes, W2, W3, W4, W5, W6, P1, T1, T2, T3, T4, S1, S2, S3, C1, C2)");
   bench_cmd->add_option("--mcp-command", bench.mcp_command,
                         "T3's MCP server command (default: npx -y @modelcontextprotocol/server-everything@2026.8.31 stdio)");
   bench_cmd->add_option("--journal", bench.journal,

@@ -14,6 +14,7 @@
 #include "loomflow/actors/directory.hpp"
 #include "loomflow/actors/event_channel.hpp"
 #include "loomflow/actors/extension.hpp"
+#include "loomflow/actors/hot_worker_policy.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/type_registry.hpp"
 
@@ -116,6 +117,8 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const Runtime
   // after its fsync, an HTTP completion) waited up to one sleep plus timer slack: W4 went from ~280
   // to ~185 µs per durable step, W2 from ~200 to ~170 µs per run.
   cfg.set("work-stealing.moderate-sleep-duration", caf::timespan(0));
+  cfg.load<caf::scheduler::coordinator<actors::HotWorkerPolicy>>();
+  caf::put(cfg.content, actors::HotWorkerPolicy::spin_key, caf::timespan(config.reply_poll));
   actors::register_message_types(cfg);
   if (config.extension) config.extension->configure(cfg);
   return cfg;

@@ -4,10 +4,12 @@
 // SyncThread, which reports back with a message. Group commit: while one batch syncs, the steps
 // that arrive wait in the next batch, which goes as soon as the sync thread is free — so
 // concurrent runs share syncs, and a single run pays one sync per step with no extra wait.
+#include <optional>
 #include <unordered_map>
 
 #include <caf/all.hpp>
 
+#include "loomflow/actors/hot_worker_policy.hpp"
 #include "loomflow/actors/journaling.hpp"
 #include "loomflow/actors/spawn.hpp"
 #include "loomflow/actors/sync_thread.hpp"
@@ -25,6 +27,7 @@ using Waiter = caf::typed_response_promise<journal_appended>;
 struct JournalState {
   std::shared_ptr<JournalStore> store;
   std::unique_ptr<SyncThread> sync;
+  std::optional<AwaitedReplies> awaited;  // a commit or load is on the sync thread: its answer is µs away
   JournalBatch pending;
   std::unordered_map<std::string, std::size_t> pending_sessions;  // session → index in pending.sessions
   std::vector<std::pair<std::size_t, Waiter>> waiters;            // of pending steps
@@ -46,6 +49,7 @@ void commit_pending(journal_ptr self) {
   st.busy = true;
   st.committing = std::move(st.waiters);
   st.waiters.clear();
+  st.awaited->add();
   auto batch = std::make_shared<JournalBatch>(std::move(st.pending));
   st.pending = JournalBatch{};
   st.pending_sessions.clear();
@@ -121,10 +125,12 @@ void quit_when_done(journal_ptr self) {
 journal_actor::behavior_type journal_writer(journal_ptr self, std::shared_ptr<JournalStore> store) {
   self->state.store = std::move(store);
   self->state.sync = std::make_unique<SyncThread>(kSyncSpin);
+  self->state.awaited.emplace(self->system());
   return {
       [self](journal_start& start) {
         auto& st = self->state;
         auto held = std::make_shared<journal_start>(std::move(start));
+        st.awaited->add();
         st.sync->post([store = st.store, held, me = caf::actor_cast<journal_actor>(self)] {
           auto history = store->load(held->info.session_id);
           journal_loaded out;
@@ -139,7 +145,10 @@ journal_actor::behavior_type journal_writer(journal_ptr self, std::shared_ptr<Jo
           caf::anon_send(me, std::move(out));
         });
       },
-      [self](journal_loaded& loaded) { start_run(self, loaded); },
+      [self](journal_loaded& loaded) {
+        self->state.awaited->done();
+        start_run(self, loaded);
+      },
       [self](journal_append& append) -> caf::typed_response_promise<journal_appended> {
         auto& st = self->state;
         auto promise = self->make_response_promise<journal_appended>();
@@ -150,6 +159,7 @@ journal_actor::behavior_type journal_writer(journal_ptr self, std::shared_ptr<Jo
       },
       [self](journal_committed& done) {
         auto& st = self->state;
+        st.awaited->done();
         for (auto& [index, promise] : st.committing) {
           if (done.error.code == ErrorCode::ok)
             promise.deliver(journal_appended{Error{ErrorCode::ok, {}}, std::move(done.steps[index])});

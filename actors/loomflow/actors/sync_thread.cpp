@@ -1,18 +1,8 @@
 #include "loomflow/actors/sync_thread.hpp"
 
+#include "loomflow/actors/yielding_poll.hpp"
+
 namespace loomflow::actors {
-
-namespace {
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
-
-}  // namespace
 
 SyncThread::SyncThread(std::chrono::microseconds spin) : spin_(spin), thread_([this] { run(); }) {}
 
@@ -53,12 +43,7 @@ void SyncThread::run() {
         // Poll a little before parking: the next job is usually microseconds away.
         const auto seen = posted_.load(std::memory_order_acquire);
         lock.unlock();
-        const auto until = std::chrono::steady_clock::now() + spin_;
-        for (unsigned polls = 1; posted_.load(std::memory_order_acquire) == seen; ++polls) {
-          cpu_relax();
-          // Reading the clock costs more than a poll: look at it every 64 polls (~a microsecond).
-          if (polls % 64 == 0 && std::chrono::steady_clock::now() >= until) break;
-        }
+        poll_yielding([&] { return posted_.load(std::memory_order_acquire) != seen; }, spin_);
         lock.lock();
         if (!take(job)) {
           if (stopping_) return;

@@ -1,10 +1,10 @@
 // loomflow/actors/sync_thread.hpp — a dedicated thread for blocking work (the journal's fsyncs and
 // reads), fed jobs in order.
 //
-// After a job it keeps polling for the next one for `spin` before it parks: a durable workflow
-// hands it the next commit a few microseconds after the previous one is acknowledged, and a
-// wake-up through the kernel costs tens of microseconds on virtual machines — more than the rest
-// of a step. Idle, it parks on a condition variable and costs nothing.
+// After a job it keeps polling for the next one (yielding, see yielding_poll.hpp) for `spin`
+// before it parks: a durable workflow hands it the next commit a few microseconds after the
+// previous one is acknowledged, and a wake-up through the kernel costs tens of microseconds on
+// virtual machines — more than the rest of a step. Idle, it parks on a condition variable.
 // Thread-safety: post() may be called from any thread; the destructor runs the jobs already
 // posted, then joins.
 #pragma once
