@@ -2,6 +2,7 @@
 // polls while a reply from another thread is awaited) and the yielding poll beneath it.
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -54,6 +55,22 @@ struct HotSystem {
   bool wait_for_hot_worker(bool polling) {
     return poll_yielding([&] { return (shared().hot.load() != HotWorkerPolicy::no_worker) == polling; }, 10s);
   }
+  // Waits until every worker but `hot` sleeps on its condition variable (a worker still in CAF's
+  // polling phases could steal what is meant for the hot one), giving up after 10 s.
+  bool wait_for_others_to_park(std::size_t hot) {
+    auto& coordinator = dynamic_cast<Coordinator&>(system.scheduler());
+    return poll_yielding(
+        [&] {
+          for (std::size_t i = 0; i < coordinator.num_workers(); ++i) {
+            if (i == hot) continue;
+            auto& wait = coordinator.worker_by_id(i)->data().waitdata;
+            std::lock_guard<std::mutex> guard(wait.lock);
+            if (!wait.sleeping) return false;
+          }
+          return true;
+        },
+        10s);
+  }
 
   caf::actor_system_config cfg;
   caf::actor_system system;
@@ -92,6 +109,7 @@ TEST(HotWorkerPolicy, while_a_reply_is_awaited_one_idle_worker_polls_and_a_messa
   caf::anon_send(reporter, 0);  // a worker handles it, then polls instead of parking
   ASSERT_TRUE(hot.wait_for_hot_worker(true)) << "no worker started polling within 10 s";
   const auto polling = static_cast<int>(hot.shared().hot.load());
+  ASSERT_TRUE(hot.wait_for_others_to_park(polling)) << "the other worker did not park within 10 s";
 
   std::atomic<int> ran_on{-1};
   std::thread outside([&] {  // a thread outside the scheduler, as the journal's sync thread
