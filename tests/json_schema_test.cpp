@@ -524,4 +524,40 @@ TEST(JsonSchema, CheckSchemaAcceptsASelfReferencingSchema) {
   EXPECT_EQ(check(R"({"$defs": {"loop": {"$ref": "#/$defs/loop"}}, "$ref": "#"})"_json), "valid");
 }
 
+// ---- CheckedSchema -------------------------------------------------------------------------------
+
+TEST(JsonSchema, ACheckedSchemaValidatesExactlyAsTheSchemaItWasMadeFrom) {
+  const json schema = R"({"type": "object", "properties": {"age": {"type": "integer", "minimum": 0}}, "required": ["age"]})"_json;
+  auto checked = loomflow::CheckedSchema::check(schema);
+  ASSERT_TRUE(checked) << checked.error().describe();
+  for (const json& instance : {R"({"age": 3})"_json, R"({"age": -1})"_json, R"({})"_json, R"({"age": "3"})"_json}) {
+    auto v = loomflow::validate_json(*checked, instance);
+    EXPECT_EQ(v ? v->to_string() : "valid", validate(schema, instance)) << instance.dump();
+  }
+}
+
+TEST(JsonSchema, ACheckedSchemaIsRefusedWhenItIsNotAValidSchemaNamingWhere) {
+  auto checked = loomflow::CheckedSchema::check(R"({"properties": {"age": {"minimum": "0"}}})"_json);
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().code, loomflow::ErrorCode::invalid_argument);
+  EXPECT_EQ(checked.error().message,
+            "is not a valid JSON Schema: $.properties.age.minimum: 'minimum' must be a number, got \"0\"");
+}
+
+TEST(JsonSchema, ACheckedSchemaParsedFromTextThatIsNotJsonSaysSo) {
+  auto checked = loomflow::CheckedSchema::parse(R"({"type": )");
+  ASSERT_FALSE(checked);
+  EXPECT_EQ(checked.error().message.rfind("is not valid JSON: ", 0), 0u) << checked.error().message;
+}
+
+TEST(JsonSchema, ACheckedSchemaStillRefusesAnInstanceNestedTooDeep) {
+  auto checked = loomflow::CheckedSchema::parse("{}");
+  ASSERT_TRUE(checked);
+  json deep = json::array();
+  for (int i = 0; i < 300; ++i) deep = json::array({deep});
+  auto v = loomflow::validate_json(*checked, deep);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->path, "$");
+}
+
 }  // namespace

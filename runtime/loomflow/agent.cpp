@@ -19,16 +19,10 @@ bool is_valid_name(std::string_view name) noexcept {
 namespace {
 
 // Parses and checks a JSON Schema given as text; `what` names it in the error.
-Expected<void> check_schema_text(const std::string& text, const std::string& what) {
-  nlohmann::json schema;
-  try {
-    schema = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    return Error{ErrorCode::invalid_argument, what + " is not valid JSON: " + e.what()};
-  }
-  if (auto violation = check_schema(schema))
-    return Error{ErrorCode::invalid_argument, what + " is not a valid JSON Schema: " + violation->to_string()};
-  return {};
+Expected<std::shared_ptr<const CheckedSchema>> checked_schema(const std::string& text, const std::string& what) {
+  auto schema = CheckedSchema::parse(text);
+  if (!schema) return Error{ErrorCode::invalid_argument, what + " " + schema.error().message};
+  return std::make_shared<const CheckedSchema>(std::move(schema).value());
 }
 
 }  // namespace
@@ -40,10 +34,11 @@ Expected<Tool> Tool::function(std::string name, std::string description, std::st
                  "tool '" + name + "' has an invalid name (use [A-Za-z0-9_-], 1 to 64 characters)"};
   if (!fn) return Error{ErrorCode::invalid_argument, "tool '" + name + "' has no function"};
   if (parameters_schema.empty()) parameters_schema = R"({"type":"object"})";
-  if (auto ok = check_schema_text(parameters_schema, "tool '" + name + "' parameters schema"); !ok) return ok.error();
+  auto parameters = checked_schema(parameters_schema, "tool '" + name + "' parameters schema");
+  if (!parameters) return parameters.error();
   auto impl = std::make_shared<detail::ToolImpl>();
   impl->kind = detail::ToolImpl::Kind::function;
-  impl->parameters = std::make_shared<const nlohmann::json>(nlohmann::json::parse(parameters_schema));
+  impl->parameters = std::move(parameters).value();
   impl->spec = ToolSpec{std::move(name), std::move(description), std::move(parameters_schema)};
   impl->fn = std::move(fn);
   impl->blocking = options.blocking;
@@ -58,11 +53,11 @@ Expected<Tool> Tool::remote(ToolSpec spec, ToolOptions options) {
     return Error{ErrorCode::invalid_argument,
                  "tool '" + spec.name + "' has an invalid name (use [A-Za-z0-9_-], 1 to 64 characters)"};
   if (spec.parameters_schema.empty()) spec.parameters_schema = R"({"type":"object"})";
-  if (auto ok = check_schema_text(spec.parameters_schema, "tool '" + spec.name + "' parameters schema"); !ok)
-    return ok.error();
+  auto parameters = checked_schema(spec.parameters_schema, "tool '" + spec.name + "' parameters schema");
+  if (!parameters) return parameters.error();
   auto impl = std::make_shared<detail::ToolImpl>();
   impl->kind = detail::ToolImpl::Kind::remote;
-  impl->parameters = std::make_shared<const nlohmann::json>(nlohmann::json::parse(spec.parameters_schema));
+  impl->parameters = std::move(parameters).value();
   impl->spec = std::move(spec);
   impl->idempotent = options.idempotent;
   impl->sequential = options.sequential;
@@ -80,9 +75,12 @@ Expected<Agent> Agent::create(AgentOptions options) {
   if (options.max_turns < 1)
     return Error{ErrorCode::invalid_argument,
                  who + ": max_turns must be at least 1, got " + std::to_string(options.max_turns)};
-  if (!options.output_schema.empty())
-    if (auto ok = check_schema_text(options.output_schema, who + " output_schema"); !ok) return ok.error();
   auto impl = std::make_shared<detail::AgentImpl>();
+  if (!options.output_schema.empty()) {
+    auto schema = checked_schema(options.output_schema, who + " output_schema");
+    if (!schema) return schema.error();
+    impl->output_schema = std::move(schema).value();
+  }
   for (std::size_t i = 0; i < options.tools.size(); ++i) {
     const auto& spec = options.tools[i].spec();
     if (!impl->tool_index.emplace(spec.name, i).second)

@@ -123,11 +123,12 @@ const json* find(const json& schema, const char* keyword) {
 // Checks a size against optional "minX"/"maxX" keywords, e.g. "array has 3 items, expected at most 2".
 Result size_limits(const json& s, const char* min, const char* max, std::size_t size, const char* kind,
                    const char* unit, const std::string& path) {
-  const std::string what = std::string(kind) + " has " + std::to_string(size) + " " + unit;
+  // (The message is built only for a violation: this runs for every object, array and string.)
+  auto what = [&] { return std::string(kind) + " has " + std::to_string(size) + " " + unit; };
   if (const json* m = find(s, min); m && size < m->get<double>())
-    return violation(path, what + ", expected at least " + dump(*m));
+    return violation(path, what() + ", expected at least " + dump(*m));
   if (const json* m = find(s, max); m && size > m->get<double>())
-    return violation(path, what + ", expected at most " + dump(*m));
+    return violation(path, what() + ", expected at most " + dump(*m));
   return {};
 }
 
@@ -245,9 +246,9 @@ class Validator {
   Result objects(const json& s, const json& x, const Location& at) {
     if (!x.is_object()) return {};
     if (auto v = size_limits(s, "minProperties", "maxProperties", x.size(), "object", "properties", at.path)) return v;
-    for (const auto& name : s.value("required", json::array())) {
-      if (!x.contains(name)) return violation(at.path, "missing required property '" + name.get<std::string>() + "'");
-    }
+    if (const json* required = find(s, "required"))
+      for (const auto& name : *required)
+        if (!x.contains(name)) return violation(at.path, "missing required property '" + name.get<std::string>() + "'");
     if (const json* names = find(s, "propertyNames")) {
       for (const auto& [key, value] : x.items()) {
         // A name has no path of its own, so the violation points at the object.
@@ -294,9 +295,9 @@ class Validator {
   }
 
   Result combinators(const json& s, const json& x, const Location& at) {
-    for (const auto& sub : s.value("allOf", json::array())) {
-      if (auto v = validate(sub, x, at)) return v;
-    }
+    if (const json* all = find(s, "allOf"))
+      for (const auto& sub : *all)
+        if (auto v = validate(sub, x, at)) return v;
     for (const std::string kw : {"anyOf", "oneOf"}) {
       if (!s.contains(kw)) continue;
       std::size_t matches = 0;
@@ -422,6 +423,18 @@ class SchemaChecker {
   std::set<std::string> checked_targets_{"$"};  // the root is checked anyway
 };
 
+// validate_json once the schema is known to be valid.
+std::optional<SchemaViolation> validate_against_checked(const json& schema, const json& instance) {
+  // Walking or printing a deeper value recursively could overflow the stack: refuse it up front.
+  if (detail::json_too_deep(instance))
+    return violation("$", "the value is nested deeper than " + std::to_string(detail::kMaxJsonDepth) + " levels");
+  try {
+    return Validator(schema).validate(schema, instance, Location{});
+  } catch (const std::exception& e) {
+    return violation("$", std::string("internal error while validating: ") + e.what());
+  }
+}
+
 }  // namespace
 
 std::string SchemaViolation::to_string() const { return path + ": " + message; }
@@ -437,14 +450,27 @@ std::optional<SchemaViolation> check_schema(const nlohmann::json& schema) {
 std::optional<SchemaViolation> validate_json(const nlohmann::json& schema, const nlohmann::json& instance) {
   // Checking first lets the validator trust keyword types instead of guarding every access.
   if (auto bad = check_schema(schema)) return violation("$", "invalid schema: " + bad->to_string());
-  // Walking or printing a deeper value recursively could overflow the stack: refuse it up front.
-  if (detail::json_too_deep(instance))
-    return violation("$", "the value is nested deeper than " + std::to_string(detail::kMaxJsonDepth) + " levels");
+  return validate_against_checked(schema, instance);
+}
+
+std::optional<SchemaViolation> validate_json(const CheckedSchema& schema, const nlohmann::json& instance) {
+  return validate_against_checked(schema.json(), instance);
+}
+
+Expected<CheckedSchema> CheckedSchema::check(nlohmann::json schema) {
+  if (auto bad = check_schema(schema))
+    return Error{ErrorCode::invalid_argument, "is not a valid JSON Schema: " + bad->to_string()};
+  return CheckedSchema(std::move(schema));
+}
+
+Expected<CheckedSchema> CheckedSchema::parse(const std::string& text) {
+  nlohmann::json schema;
   try {
-    return Validator(schema).validate(schema, instance, Location{});
-  } catch (const std::exception& e) {
-    return violation("$", std::string("internal error while validating: ") + e.what());
+    schema = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return Error{ErrorCode::invalid_argument, std::string("is not valid JSON: ") + e.what()};
   }
+  return check(std::move(schema));
 }
 
 }  // namespace loomflow

@@ -408,7 +408,7 @@ Tool Workflow::as_tool(std::string name, std::string description) const {
   impl->spec.parameters_schema =
       R"({"type":"object","properties":{"input":{"type":"string","description":"The input text for the workflow"}},)"
       R"("required":["input"],"additionalProperties":false})";
-  impl->parameters = std::make_shared<const nlohmann::json>(nlohmann::json::parse(impl->spec.parameters_schema));
+  impl->parameters = std::make_shared<const CheckedSchema>(CheckedSchema::parse(impl->spec.parameters_schema).value());
   impl->workflow = impl_;
   return Tool(std::move(impl));
 }

@@ -80,8 +80,8 @@ bool replay_goes_on(self_ptr self, replay_answer& answer) {
 
 // Checks a final answer against the agent's output schema.
 Expected<void> check_output(const AgentRunState& st, const std::string& output) {
-  const auto& schema_text = st.agent->options.output_schema;
-  if (schema_text.empty()) return {};
+  const auto& schema = st.agent->output_schema;
+  if (!schema) return {};
   nlohmann::json value;
   try {
     value = nlohmann::json::parse(output);
@@ -89,9 +89,7 @@ Expected<void> check_output(const AgentRunState& st, const std::string& output) 
     return Error{ErrorCode::output_schema_violation,
                  who(st) + ": the final answer is not JSON, but the agent has an output_schema: " + e.what()};
   }
-  // The schema was validated when the agent was created.
-  auto schema = nlohmann::json::parse(schema_text);
-  if (auto violation = validate_json(schema, value))
+  if (auto violation = validate_json(*schema, value))
     return Error{ErrorCode::output_schema_violation,
                  who(st) + ": the final answer does not match the output_schema: " + violation->to_string()};
   return {};

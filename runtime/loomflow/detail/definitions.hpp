@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "loomflow/agent.hpp"
+#include "loomflow/json_schema.hpp"
 #include "loomflow/tool.hpp"
 #include "loomflow/workflow.hpp"
 
@@ -30,11 +31,12 @@ struct ToolImpl {
   bool sequential = false;                       // calls within a turn run one at a time
   std::chrono::milliseconds timeout{0};          // per call; 0 = none
   std::shared_ptr<const WorkflowImpl> workflow;  // Kind::workflow
-  std::shared_ptr<const nlohmann::json> parameters;  // spec.parameters_schema, parsed: arguments are checked against it
+  std::shared_ptr<const CheckedSchema> parameters;  // spec.parameters_schema, parsed: arguments are checked against it
 };
 
 struct AgentImpl {
   AgentOptions options;
+  std::shared_ptr<const CheckedSchema> output_schema;  // options.output_schema, parsed; null when empty
   std::vector<ToolSpec> tool_specs;                    // in the order given
   std::unordered_map<std::string, std::size_t> tool_index;
 };

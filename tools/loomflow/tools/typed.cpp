@@ -38,17 +38,17 @@ Expected<nlohmann::json> parse_arguments(std::string_view arguments) {
   }
 }
 
-Expected<void> validate_arguments(const nlohmann::json& schema, const nlohmann::json& arguments) {
+Expected<void> validate_arguments(const CheckedSchema& schema, const nlohmann::json& arguments) {
   if (auto violation = validate_json(schema, arguments))
     return Error{ErrorCode::tool_error, "invalid arguments: " + violation->to_string()};
   return {};
 }
 
-Expected<void> check_generated_schema(const nlohmann::json& schema) {
+Expected<CheckedSchema> check_generated_schema(nlohmann::json schema) {
   // A failure here is a bug in the generator, not in the caller's types.
-  if (auto violation = check_schema(schema))
-    return Error{ErrorCode::internal, "the generated parameters schema is not valid: " + violation->to_string()};
-  return {};
+  auto checked = CheckedSchema::check(std::move(schema));
+  if (!checked) return Error{ErrorCode::internal, "the generated parameters schema " + checked.error().message};
+  return checked;
 }
 
 Error invalid_arguments(const ReadError& error) {

@@ -84,6 +84,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loomflow/error.hpp"
+#include "loomflow/json_schema.hpp"
 #include "loomflow/tool.hpp"
 
 namespace loomflow::tools {
@@ -259,8 +260,8 @@ struct ReadError {
 };
 
 Expected<nlohmann::json> parse_arguments(std::string_view arguments);
-Expected<void> validate_arguments(const nlohmann::json& schema, const nlohmann::json& arguments);
-Expected<void> check_generated_schema(const nlohmann::json& schema);
+Expected<void> validate_arguments(const CheckedSchema& schema, const nlohmann::json& arguments);
+Expected<CheckedSchema> check_generated_schema(nlohmann::json schema);
 Error invalid_arguments(const ReadError& error);
 Error exception_error(const std::string& tool, const char* what);
 std::string key_path(const std::string& base, const char* key);
@@ -358,7 +359,7 @@ nlohmann::json schema_of(SchemaBuild& build) {
 }
 
 template <class Args>
-Expected<nlohmann::json> build_schema() {
+Expected<CheckedSchema> build_schema() {
   SchemaBuild build;
   nlohmann::json schema = schema_of<Args>(build);
   if (!build.problems.empty()) {
@@ -366,8 +367,7 @@ Expected<nlohmann::json> build_schema() {
     for (std::size_t i = 1; i < build.problems.size(); ++i) message += "; " + build.problems[i];
     return Error{ErrorCode::invalid_argument, std::move(message)};
   }
-  if (auto ok = check_generated_schema(schema); !ok) return ok.error();
-  return schema;
+  return check_generated_schema(std::move(schema));
 }
 
 // ---- Arguments: null optionals, conversion ----
@@ -540,7 +540,7 @@ nlohmann::json tool_schema() {
   static_assert(ToolArgs<Args>, "tool_schema<Args> needs LOOMFLOW_TOOL_ARGS(Args, ...)");
   auto schema = detail::build_schema<Args>();
   if (!schema) throw std::invalid_argument(schema.error().message);
-  return std::move(schema).value();
+  return schema->json();
 }
 
 // A function tool taking Args; see the contract above. `fn` is copied into the tool and called
@@ -557,8 +557,8 @@ Expected<Tool> typed_tool(std::string name, std::string description, F fn, ToolO
   auto schema = detail::build_schema<Args>();
   if (!schema) return Error{ErrorCode::invalid_argument, "tool '" + name + "': " + schema.error().message};
   // Shared, immutable: copies of the tool and concurrent calls read the same schema.
-  auto shared_schema = std::make_shared<const nlohmann::json>(std::move(schema).value());
-  std::string schema_text = shared_schema->dump();
+  auto shared_schema = std::make_shared<const CheckedSchema>(std::move(schema).value());
+  std::string schema_text = shared_schema->json().dump();
   ToolFn wrapped = [parameters = std::move(shared_schema), fn = std::move(fn), tool = name](
                        const ToolContext& ctx, std::string_view arguments) -> Expected<std::string> {
     try {
