@@ -9,6 +9,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <string_view>
 #include <vector>
 
 namespace loomflow {
@@ -116,7 +117,8 @@ struct Location {
 };
 
 const json* find(const json& schema, const char* keyword) {
-  auto it = schema.find(keyword);
+  // A string_view key takes the map's transparent lookup: no std::string is made per keyword.
+  auto it = schema.find(std::string_view(keyword));
   return it == schema.end() ? nullptr : &*it;
 }
 
@@ -168,11 +170,11 @@ class Validator {
 
   Result values(const json& s, const json& x, const Location& at) {
     if (const json* type = find(s, "type")) {
-      auto types = type->is_string() ? std::vector<std::string>{type->get<std::string>()}
-                                     : type->get<std::vector<std::string>>();
-      std::string expected;
-      for (const auto& t : types) expected += (expected.empty() ? "" : " or ") + t;
-      if (std::none_of(types.begin(), types.end(), [&](const std::string& t) { return has_type(x, t); })) {
+      auto matches = [&](const json& t) { return has_type(x, t.get_ref<const std::string&>()); };
+      if (type->is_string() ? !matches(*type) : std::none_of(type->begin(), type->end(), matches)) {
+        std::string expected;
+        for (const json& t : type->is_string() ? json::array({*type}) : *type)
+          expected += (expected.empty() ? "" : " or ") + t.get<std::string>();
         return violation(at.path, "expected " + expected + ", got " + type_name(x));
       }
     }
@@ -199,19 +201,19 @@ class Validator {
 
   Result numbers(const json& s, const json& x, const Location& at) {
     if (!x.is_number()) return {};
-    const std::string v = "value " + dump(x);
+    auto v = [&] { return "value " + dump(x); };  // built only for a violation
     if (const json* m = find(s, "minimum"); m && x < *m)
-      return violation(at.path, v + " is less than minimum " + dump(*m));
+      return violation(at.path, v() + " is less than minimum " + dump(*m));
     if (const json* m = find(s, "exclusiveMinimum"); m && !(x > *m)) {
-      return violation(at.path, v + " is not greater than exclusiveMinimum " + dump(*m));
+      return violation(at.path, v() + " is not greater than exclusiveMinimum " + dump(*m));
     }
     if (const json* m = find(s, "maximum"); m && x > *m)
-      return violation(at.path, v + " is greater than maximum " + dump(*m));
+      return violation(at.path, v() + " is greater than maximum " + dump(*m));
     if (const json* m = find(s, "exclusiveMaximum"); m && !(x < *m)) {
-      return violation(at.path, v + " is not less than exclusiveMaximum " + dump(*m));
+      return violation(at.path, v() + " is not less than exclusiveMaximum " + dump(*m));
     }
     if (const json* m = find(s, "multipleOf"); m && !is_multiple_of(x, *m)) {
-      return violation(at.path, v + " is not a multiple of " + dump(*m));
+      return violation(at.path, v() + " is not a multiple of " + dump(*m));
     }
     return {};
   }
