@@ -45,7 +45,7 @@ struct HotSystem {
     cfg.set("work-stealing.moderate-sleep-duration", caf::timespan(0));
     cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan(std::chrono::hours(1)));
     cfg.load<Coordinator>();
-    caf::put(cfg.content, HotWorkerPolicy::spin_key, caf::timespan(std::chrono::hours(1)));
+    caf::put(cfg.content, HotWorkerPolicy::reply_poll_key, caf::timespan(std::chrono::hours(1)));
     return cfg;
   }
   HotSystem() : system(configure(cfg)) {}

@@ -118,7 +118,7 @@ caf::actor_system_config& configure(caf::actor_system_config& cfg, const Runtime
   // to ~185 µs per durable step, W2 from ~200 to ~170 µs per run.
   cfg.set("work-stealing.moderate-sleep-duration", caf::timespan(0));
   cfg.load<caf::scheduler::coordinator<actors::HotWorkerPolicy>>();
-  caf::put(cfg.content, actors::HotWorkerPolicy::spin_key, caf::timespan(config.reply_poll));
+  caf::put(cfg.content, actors::HotWorkerPolicy::reply_poll_key, caf::timespan(config.reply_poll));
   actors::register_message_types(cfg);
   if (config.extension) config.extension->configure(cfg);
   return cfg;

@@ -9,13 +9,13 @@
 // Whoever hands work to another thread and expects its answer within microseconds says so with
 // AwaitedReplies (the journal, around each commit and load). While any is awaited, an idle worker
 // — after CAF's polling phases, and only if no other worker does — polls its own queue, yielding
-// between polls (see yielding_poll.hpp), for at most `spin_key`; central enqueues go to it. With
-// nothing awaited the scheduler is CAF's: polling when nothing can arrive soon only took the core
-// from the busy worker's hyperthread sibling (W5 went from 12 to 20 µs per turn), and stealing
-// while polling bounced sequential runs between cores.
+// between polls (see yielding_poll.hpp), for at most the time under `reply_poll_key`; central
+// enqueues go to it. With nothing awaited the scheduler is CAF's: polling when nothing can arrive
+// soon only took the core from the busy worker's hyperthread sibling (W5 went from 12 to 20 µs per
+// turn), and stealing while polling bounced sequential runs between cores.
 //
 // Use: cfg.load<caf::scheduler::coordinator<HotWorkerPolicy>>() and put a caf::timespan under
-// HotWorkerPolicy::spin_key into cfg.content (0 or absent: never poll, CAF's behaviour).
+// HotWorkerPolicy::reply_poll_key into cfg.content (0 or absent: never poll, CAF's behaviour).
 // Thread-safety: the coordinator and its workers call this concurrently, as CAF's own policy;
 // AwaitedReplies may be used from any thread.
 #pragma once
@@ -39,17 +39,17 @@ namespace loomflow::actors {
 
 class HotWorkerPolicy : public caf::policy::work_stealing {
  public:
-  static constexpr const char* spin_key = "loomflow.scheduler.idle-spin";
+  static constexpr const char* reply_poll_key = "loomflow.scheduler.reply-poll";
   static constexpr std::size_t no_worker = std::numeric_limits<std::size_t>::max();
 
   struct coordinator_data {
     explicit coordinator_data(caf::scheduler::abstract_coordinator* owner)
-        : spin(caf::get_or(owner->system().config(), spin_key, caf::timespan{0})) {}
+        : reply_poll(caf::get_or(owner->system().config(), reply_poll_key, caf::timespan{0})) {}
 
     std::atomic<std::size_t> next_worker{0};  // round robin, as CAF's
     std::atomic<std::size_t> hot{no_worker};  // the worker polling now, if any
     std::atomic<int> awaited{0};              // replies expected soon from other threads
-    const caf::timespan spin;
+    const caf::timespan reply_poll;  // how long the hot worker polls at most
   };
 
   // The awaited-replies counter of `system`, or null when its scheduler is not this policy.
@@ -74,7 +74,7 @@ class HotWorkerPolicy : public caf::policy::work_stealing {
   caf::resumable* dequeue(Worker* self) {
     if (caf::resumable* job = poll_and_steal(self)) return job;
     auto& shared = d(self->parent());
-    if (shared.spin.count() > 0 && shared.awaited.load(std::memory_order_acquire) > 0) {
+    if (shared.reply_poll.count() > 0 && shared.awaited.load(std::memory_order_acquire) > 0) {
       std::size_t none = no_worker;
       if (shared.hot.compare_exchange_strong(none, self->id(), std::memory_order_acq_rel)) {
         caf::resumable* job = nullptr;
@@ -83,7 +83,7 @@ class HotWorkerPolicy : public caf::policy::work_stealing {
               job = d(self).queue.take_head();
               return job != nullptr || shared.awaited.load(std::memory_order_acquire) == 0;
             },
-            shared.spin);
+            shared.reply_poll);
         shared.hot.store(no_worker, std::memory_order_release);
         if (job != nullptr) return job;
       }
